@@ -1,0 +1,24 @@
+"""Glue computed numbers into the book's prose (myst-nb ``{glue}`` roles) without needing myst-nb.
+
+The notebook calls ``glue("speedup", f"{x:.1f}")`` and the prose writes ``{glue:}`speedup```; the
+book shows the value the last run produced, so no number in the text is typed by hand. This writes
+the same output myst-nb's own ``glue`` writes, so it also works on Colab where myst-nb is absent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def glue(name: str, value: Any, display: bool = False) -> Any:
+    """Record ``value`` under ``name`` for the book; returns ``value`` for chaining."""
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display as ipy_display
+
+    mimebundle, metadata = format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    ipy_display({prefix + k: v for k, v in mimebundle.items()}, raw=True, metadata=metadata)
+    return value
