@@ -1,0 +1,7 @@
+"""Chapter 0, "The tools": small, tested building blocks in JAX, flax + optax, and torch +
+transformers that the later chapters reuse (discounted returns for PPO, attention for the maze
+transformers, the causal-LM loss for in-context learning)."""
+
+from rizzlib.primer.presets import PRESETS, PrimerConfig, preset
+
+__all__ = ["PRESETS", "PrimerConfig", "preset"]

@@ -1,0 +1,158 @@
+"""rizzlib.core: scales, presets, validation, grading and glue."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from rizzlib.core import grading, validate
+from rizzlib.core.scale import Presets, resolve_scale
+
+
+def test_resolve_scale_reads_env_and_rejects_unknown(monkeypatch):
+    monkeypatch.setenv("RIZZLIB_SCALE", "smoke")
+    assert resolve_scale() == "smoke"
+    assert resolve_scale("GPU") == "gpu"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert resolve_scale("auto") in ("cpu", "gpu")
+    with pytest.raises(ValueError, match="smoke, cpu, gpu or auto"):
+        resolve_scale("tiny")
+    monkeypatch.setenv("RIZZLIB_SCALE", "huge")
+    with pytest.raises(ValueError, match="huge"):
+        resolve_scale()
+
+
+def test_presets_pick_by_scale():
+    p = Presets(smoke="s", cpu="c", gpu="g")
+    assert [p(s) for s in ("smoke", "cpu", "gpu")] == ["s", "c", "g"]
+    assert [name for name, _ in p.items()] == ["smoke", "cpu", "gpu"]
+    with pytest.raises(ValueError):
+        p("medium")
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: validate.check_range("lr", 2.0, 0, 1), r"lr must be in \[0, 1\]; got 2.0"),
+        (lambda: validate.check_range("lr", float("nan"), 0, 1), "not NaN"),
+        (lambda: validate.check_positive("radius", 0.0), r"radius must be in \(0, inf\)"),
+        (lambda: validate.check_int_range("size", 2.5, 3, 30), "size must be an integer"),
+        (lambda: validate.check_int_range("size", 31, 3, 30), r"size must be in \[3, 30\]"),
+        (lambda: validate.check_choice("kind", "x", ["dfs", "astar"]), "'dfs', 'astar'"),
+        (lambda: validate.check_finite("w", np.array([1.0, np.inf])), r"entry \(1,\) is"),
+        (lambda: validate.check_shape("x", np.zeros((2, 3)), (2, None, 1)), r"\(2, \*, 1\)"),
+    ],
+)
+def test_validation_errors_name_argument_and_range(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_validation_passes_good_values_through_unchanged():
+    assert validate.check_range("x", 0.5, 0, 1) == 0.5
+    assert validate.check_int_range("n", np.int64(4), 1, 4) == 4
+    assert validate.check_shape("x", np.zeros((2, 3)), (2, None)).shape == (2, 3)
+
+
+def _inputs(rng):
+    return (rng.normal(size=int(rng.integers(2, 6))),), {}
+
+
+def test_compare_with_reference_passes_the_reference(capsys):
+    grading.compare_with_reference("square", np.square, np.square, _inputs)
+    assert "✅ square" in capsys.readouterr().out
+
+
+def test_compare_with_reference_rejects_constant_and_reports_first_mismatch():
+    recorded = np.square(np.random.default_rng(0).normal(size=3))
+    with pytest.raises(grading.CheckFailed, match="expected shape|differ"):
+        grading.compare_with_reference("square", lambda x: recorded, np.square, _inputs)
+    with pytest.raises(grading.CheckFailed, match=r"at index \(0,\): expected"):
+        grading.compare_with_reference("square", lambda x: x**2 + 1, np.square, _inputs, seed=1)
+    with pytest.raises(grading.CheckFailed, match="did you forget to return"):
+        grading.compare_with_reference("square", lambda x: None, np.square, _inputs)
+
+
+def test_compare_with_reference_walks_nested_results():
+    @dataclasses.dataclass
+    class Out:
+        a: np.ndarray
+        b: tuple
+
+    ref = lambda x: Out(a=x, b=(x.sum(), {"k": x * 2}))  # noqa: E731
+    bad = lambda x: Out(a=x, b=(x.sum(), {"k": x * 3}))  # noqa: E731
+    grading.compare_with_reference("nested", ref, ref, _inputs, verbose=False)
+    with pytest.raises(grading.CheckFailed, match=r"b\[1\]\.k"):
+        grading.compare_with_reference("nested", bad, ref, _inputs)
+
+
+def test_compare_with_reference_lets_not_implemented_through():
+    def blank(x):
+        raise NotImplementedError("write me")
+
+    with pytest.raises(NotImplementedError):
+        grading.compare_with_reference("square", blank, np.square, _inputs)
+
+
+def test_fresh_inputs_differ_between_runs_unless_seeded():
+    seen = []
+
+    def record(x):
+        seen.append(x.copy())
+        return np.square(x)
+
+    for _ in range(2):
+        grading.compare_with_reference("s", record, np.square, _inputs, n_trials=1, verbose=False)
+    assert not np.array_equal(seen[0], seen[1]) or seen[0].shape != seen[1].shape
+    seen.clear()
+    for _ in range(2):
+        grading.compare_with_reference("s", record, np.square, _inputs, n_trials=1, seed=3, verbose=False)
+    np.testing.assert_array_equal(seen[0], seen[1])
+
+
+def test_expect_error():
+    def strict(x):
+        if x < 0:
+            raise ValueError("x must be >= 0")
+        return x
+
+    grading.expect_error("neg", strict, (-1,), match="x must be")
+    with pytest.raises(grading.CheckFailed, match="nothing was raised"):
+        grading.expect_error("pos", strict, (1,))
+    with pytest.raises(grading.CheckFailed, match="does not mention"):
+        grading.expect_error("neg", strict, (-1,), match="radius")
+    with pytest.raises(grading.CheckFailed, match="got TypeError"):
+        grading.expect_error("type", lambda: len(3))
+
+
+def test_glue_writes_myst_nb_output(monkeypatch):
+    from rizzlib.core import glue as glue_mod
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda data, raw, metadata: shown.append((data, metadata)))
+    assert glue_mod.glue("speed", "1.5x") == "1.5x"
+    data, metadata = shown[0]
+    assert metadata["scrapbook"] == {"name": "speed", "mime_prefix": glue_mod.GLUE_PREFIX}
+    assert data[glue_mod.GLUE_PREFIX + "text/plain"] == "'1.5x'"
+
+
+def test_animate_frames_makes_a_player_and_rejects_bad_frames():
+    from rizzlib.core.anim import animate_frames
+
+    frames = np.zeros((3, 8, 12, 3), dtype=np.uint8)
+    html = animate_frames(frames, fps=10).data
+    assert "<script" in html and "Animation" in html
+    with pytest.raises(ValueError, match="frames must have shape"):
+        animate_frames(np.zeros((8, 12, 3)))
+    with pytest.raises(ValueError, match="fps"):
+        animate_frames(frames, fps=0)
+
+
+def test_runtime_describe_prints_scale_device_versions(capsys):
+    from rizzlib.core.runtime import describe
+
+    assert describe("smoke") == "smoke"
+    out = capsys.readouterr().out
+    assert "scale: smoke" in out and "device:" in out and "numpy" in out
