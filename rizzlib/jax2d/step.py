@@ -1,0 +1,225 @@
+"""One simulation step and a scanned rollout.
+
+Stage order (Box2D v3's single-substep "soft step", with rigid constraints and Baumgarte bias):
+
+1. COLLIDE: manifolds for all candidate pairs; warm-start impulses carried over.
+2. PREPARE: contact and joint constants.
+3. INTEGRATE VELOCITIES: gravity on dynamic bodies, thruster impulses; record the normal
+   velocities of the contact points (the approach speeds restitution reflects).
+4. WARM START: apply last step's accumulated contact and joint impulses.
+5. SOLVE: ``num_solver_iterations`` sweeps, each joints then contacts, with position bias.
+6. INTEGRATE POSITIONS: x += v dt, theta += omega dt with the biased velocities.
+7. RELAX: ``num_relax_iterations`` sweeps without bias, so the push-out velocity that corrected
+   positions is removed again instead of becoming kinetic energy.
+8. RESTITUTION: one pass setting v_n = -e v_n(before) on impacts faster than the threshold.
+9. STORE: clip, write bodies and impulses back.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from rizzlib.jax2d.contact_solver import (
+    normal_velocities,
+    prepare_contacts,
+    relax_target,
+    solve_contacts,
+    solve_target,
+    warm_start_contacts,
+)
+from rizzlib.jax2d.contacts import Bodies, detect_contacts, stack_bodies
+from rizzlib.jax2d.impulses import restitution_velocity
+from rizzlib.jax2d.joint_solver import (
+    masked_impulses,
+    prepare_joints,
+    solve_joints,
+    warm_start_joints,
+)
+from rizzlib.jax2d.math2d import cross, rotate
+from rizzlib.jax2d.pairs import pair_schedule
+from rizzlib.jax2d.types import SimParams, SimState, StaticConfig
+
+
+def apply_thrusters(state: SimState, bodies: Bodies, actions, params: SimParams, v, w):
+    """Thruster impulses F dt along (cos, sin)(body angle + thruster angle); ``actions`` (T,) in [0, 1]."""
+    th = state.thruster
+    i = th.object_index
+    angle = bodies.rotation[i]
+    direction = rotate(jnp.stack([jnp.cos(th.rotation), jnp.sin(th.rotation)], -1), angle)
+    on = th.active & bodies.active[i]
+    magnitude = jnp.where(on, th.power * params.base_thruster_power * jnp.clip(actions, 0.0, 1.0) * params.dt, 0.0)
+    impulse = direction * magnitude[:, None]
+    arm = rotate(th.relative_position, angle)
+    v = v.at[i].add(bodies.inverse_mass[i][:, None] * impulse)
+    w = w.at[i].add(bodies.inverse_inertia[i] * cross(arm, impulse))
+    return v, w
+
+
+def impact_velocity(cons, bodies: Bodies, v, w, params: SimParams):
+    """(R, S, 2pt) the approach velocity that restitution reflects (negative = approaching).
+
+    Semi-implicit Euler under a constant acceleration a conserves E' = v^2/2 + a h - a dt v / 2,
+    not the true energy, so reflecting the speed at the start of the step (v_0) loses a dt |v| of
+    height per bounce and reflecting the speed after gravity gains some. We reflect the speed that
+    keeps E' unchanged for a body that starts the step a gap s away and ends it on the surface:
+    u = a dt/2 + sqrt((|v_0| + a dt/2)^2 + 2 a s), with a the normal acceleration of this step.
+    """
+    vn0 = normal_velocities(cons, bodies.velocity, bodies.angular_velocity)
+    vn1 = normal_velocities(cons, v, w)
+    accel = jnp.maximum(vn0 - vn1, 0.0) / params.dt
+    half = 0.5 * accel * params.dt
+    gap = jnp.maximum(cons.separation, 0.0)
+    sq = (jnp.maximum(-vn0, 0.0) + half) ** 2 + 2.0 * accel * gap
+    speed = half + jnp.sqrt(jnp.maximum(sq, 1e-12))
+    return jnp.where(vn1 < 0.0, -speed, vn1)
+
+
+def _unstack(state: SimState, static: StaticConfig, position, rotation, velocity, angular_velocity):
+    p, n = static.num_polygons, static.num_bodies
+
+    def upd(body, lo, hi):
+        return body.replace(
+            position=position[lo:hi],
+            rotation=rotation[lo:hi],
+            velocity=velocity[lo:hi],
+            angular_velocity=angular_velocity[lo:hi],
+        )
+
+    return upd(state.polygon, 0, p), upd(state.circle, p, n)
+
+
+def step(state: SimState, params: SimParams, static: StaticConfig, actions=None) -> SimState:
+    """Advance one scene by ``params.dt``.
+
+    Args:
+        state: the scene.  params: traced constants.  static: sizes (hashable; static under jit).
+        actions: (J + T,) motor actions in [-1, 1] (one per joint slot) then thruster actions in
+            [0, 1] (one per thruster slot); values outside saturate. ``None`` = all zero.
+
+    Returns:
+        The next state; ``state.contacts`` holds this step's manifolds and impulses.
+    """
+    nj = static.num_joints
+    if actions is None:
+        actions = jnp.zeros((static.num_actions,), jnp.float32)
+    sched = pair_schedule(static.num_polygons, static.num_circles)
+    rounds = sched.num_rounds
+    has_contacts = rounds > 0
+    has_joints = nj > 0
+
+    # COLLIDE and PREPARE
+    bodies = stack_bodies(state)
+    v, w = bodies.velocity, bodies.angular_velocity
+    if has_contacts:
+        manifold = detect_contacts(state, bodies, params, static)
+        cons = prepare_contacts(manifold, bodies, rounds)
+        shape = cons.active.shape
+        acc_n = manifold.normal_impulse.reshape(shape)
+        acc_t = manifold.tangent_impulse.reshape(shape)
+        if not static.do_warm_starting:
+            acc_n, acc_t = jnp.zeros_like(acc_n), jnp.zeros_like(acc_t)
+    if has_joints:
+        jc = prepare_joints(state.joint, bodies, actions[:nj], params)
+        jimp = masked_impulses(state.joint, jc)
+        if not static.do_warm_starting:
+            jimp = jax.tree.map(jnp.zeros_like, jimp)
+
+    # INTEGRATE VELOCITIES
+    dynamic = bodies.active & (bodies.inverse_mass > 0.0)
+    v = v + jnp.where(dynamic[:, None], state.gravity * params.dt, 0.0)
+    if static.num_thrusters > 0:
+        v, w = apply_thrusters(state, bodies, actions[nj:], params, v, w)
+
+    if has_contacts:
+        cons = cons._replace(velocity_before=impact_velocity(cons, bodies, v, w, params))
+
+    # WARM START
+    if static.do_warm_starting:
+        if has_contacts:
+            v, w = warm_start_contacts(cons, acc_n, acc_t, v, w)
+        if has_joints:
+            v, w = warm_start_joints(jc, jimp, v, w)
+
+    def sweep(carry, use_bias, target):
+        v, w, acc_n, acc_t, jimp = carry
+        if has_joints:
+            v, w, jimp = solve_joints(jc, jimp, v, w, params, use_bias)
+        if has_contacts:
+            v, w, acc_n, acc_t = solve_contacts(cons, target, cons.active, acc_n, acc_t, v, w)
+        return v, w, acc_n, acc_t, jimp
+
+    if not has_contacts:
+        acc_n = acc_t = target = jnp.zeros((0,))
+    if not has_joints:
+        jimp = jnp.zeros((0,))
+    carry = (v, w, acc_n, acc_t, jimp)
+
+    # SOLVE
+    target = solve_target(cons, params) if has_contacts else None
+    carry = jax.lax.fori_loop(0, static.num_solver_iterations, lambda _, c: sweep(c, True, target), carry)
+
+    # INTEGRATE POSITIONS (with the biased velocities)
+    v, w = carry[0], carry[1]
+    moving = bodies.active
+    position = bodies.position + jnp.where(moving[:, None], v * params.dt, 0.0)
+    rotation = bodies.rotation + jnp.where(moving, w * params.dt, 0.0)
+
+    # RELAX
+    if static.num_relax_iterations > 0:
+        target = relax_target(cons, v, w, params) if has_contacts else None
+        carry = jax.lax.fori_loop(0, static.num_relax_iterations, lambda _, c: sweep(c, False, target), carry)
+    v, w, acc_n, acc_t, jimp = carry
+
+    # RESTITUTION
+    if has_contacts:
+        target, applies = restitution_velocity(cons.velocity_before, cons.restitution[..., None], params.restitution_threshold)
+        mask = cons.active & applies & (acc_n > 0.0) & (cons.restitution[..., None] > 0.0)
+        v, w, acc_n, acc_t = solve_contacts(cons, target, mask, acc_n, acc_t, v, w, friction=False)
+
+    # STORE
+    v = jnp.clip(v, -params.clip_velocity, params.clip_velocity)
+    w = jnp.clip(w, -params.clip_angular_velocity, params.clip_angular_velocity)
+    position = jnp.clip(position, -params.clip_position, params.clip_position)
+    polygon, circle = _unstack(state, static, position, rotation, v, w)
+    new = state.replace(polygon=polygon, circle=circle)
+    if has_contacts:
+        new = new.replace(
+            contacts=manifold.replace(normal_impulse=acc_n.reshape(-1, 2), tangent_impulse=acc_t.reshape(-1, 2))
+        )
+    if has_joints:
+        new = new.replace(
+            joint=state.joint.replace(
+                linear_impulse=jimp.linear, angular_impulse=jimp.angular, motor_impulse=jimp.motor, limit_impulse=jimp.limit
+            )
+        )
+    return new
+
+
+def rollout(state: SimState, params: SimParams, static: StaticConfig, actions=None, num_steps: int | None = None):
+    """Run ``step`` under ``lax.scan``.
+
+    Args:
+        actions: (T_steps, J + T) per-step actions, or ``None`` with ``num_steps`` for zero actions.
+        num_steps: number of steps when ``actions`` is None.
+
+    Returns:
+        (final_state, trajectory): trajectory is a SimState whose leaves have a leading axis of
+        length T_steps holding the state *after* each step.
+    """
+    if actions is None:
+        if num_steps is None:
+            raise ValueError("num_steps must be given when actions is None")
+        actions = jnp.zeros((num_steps, static.num_actions), jnp.float32)
+
+    def body(s, a):
+        s = step(s, params, static, a)
+        return s, s
+
+    return jax.lax.scan(body, state, actions)
+
+
+#: ``step`` compiled once per StaticConfig: ``step_jit(state, params, static, actions)``.
+step_jit = jax.jit(step, static_argnums=(2,))
+#: ``rollout`` compiled once per StaticConfig and length: ``rollout_jit(state, params, static, actions)``.
+rollout_jit = jax.jit(rollout, static_argnums=(2, 4))

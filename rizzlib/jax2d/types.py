@@ -1,0 +1,274 @@
+"""State, parameters and static sizes of the engine.
+
+Three kinds of data, kept apart as in Jax2D:
+
+* :class:`StaticConfig`: sizes and iteration counts. Hashable and frozen; changing it changes array
+  shapes and therefore recompiles. Pass it as a static argument to ``jit``.
+* :class:`SimParams`: the traced numbers (time step, Baumgarte factor, motor and thruster scales).
+* :class:`SimState`: everything that changes each step, as fixed-size arrays with ``active`` masks.
+
+Units are SI throughout: metres, seconds, kilograms, radians. Bodies share one global index:
+polygons ``0 .. P-1`` then circles ``P .. P+C-1``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+import jax.numpy as jnp
+from flax import struct
+
+from rizzlib.core.validate import check_int_range
+
+
+class CollisionMode(enum.IntEnum):
+    """Which shapes a shape collides with (the Kinetix convention)."""
+
+    #: collides only with ``EVERYTHING`` shapes (e.g. decorations that still rest on the floor)
+    NONE = 0
+    #: collides with ``NORMAL`` and ``EVERYTHING`` shapes
+    NORMAL = 1
+    #: collides with every shape, including ``NONE`` shapes
+    EVERYTHING = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class StaticConfig:
+    """Static sizes of a scene (hashable; a new value recompiles ``step``).
+
+    Attributes:
+        num_polygons: polygon slots P (borders count: they are ordinary static polygons).
+        num_circles: circle slots C.
+        num_joints: joint slots J (revolute and fixed).
+        num_thrusters: thruster slots T.
+        max_polygon_vertices: vertex slots per polygon V (>= 3).
+        num_solver_iterations: velocity iterations with position bias per step.
+        num_relax_iterations: velocity iterations without bias after integrating positions
+            (Box2D's relax stage; removes the push-out velocity so position correction adds no energy).
+        do_warm_starting: start each step from the previous step's accumulated impulses.
+    """
+
+    num_polygons: int = 12
+    num_circles: int = 12
+    num_joints: int = 12
+    num_thrusters: int = 12
+    max_polygon_vertices: int = 4
+    num_solver_iterations: int = 10
+    num_relax_iterations: int = 2
+    do_warm_starting: bool = True
+
+    def __post_init__(self):
+        check_int_range("num_polygons", self.num_polygons, 0, 4096)
+        check_int_range("num_circles", self.num_circles, 0, 4096)
+        check_int_range("num_joints", self.num_joints, 0, 4096)
+        check_int_range("num_thrusters", self.num_thrusters, 0, 4096)
+        check_int_range("max_polygon_vertices", self.max_polygon_vertices, 3, 64)
+        check_int_range("num_solver_iterations", self.num_solver_iterations, 1, 1000)
+        check_int_range("num_relax_iterations", self.num_relax_iterations, 0, 1000)
+
+    @property
+    def num_bodies(self) -> int:
+        """P + C: the length of the global body index."""
+        return self.num_polygons + self.num_circles
+
+    @property
+    def num_actions(self) -> int:
+        """J + T: motor actions (one per joint) then thruster actions (one per thruster)."""
+        return self.num_joints + self.num_thrusters
+
+    @classmethod
+    def kinetix(cls, size: str = "s", **overrides) -> StaticConfig:
+        """The Kinetix level sizes (``"s"``, ``"m"``, ``"l"``); polygon counts include 4 borders."""
+        sizes = {"s": (5, 2, 1, 1), "m": (6, 3, 2, 2), "l": (12, 4, 6, 2)}
+        key = str(size).lower()
+        if key not in sizes:
+            raise ValueError(f"size must be one of 's', 'm', 'l'; got {size!r}")
+        p, c, j, t = sizes[key]
+        kw = dict(num_polygons=p, num_circles=c, num_joints=j, num_thrusters=t)
+        kw.update(overrides)
+        return cls(**kw)
+
+
+@struct.dataclass
+class SimParams:
+    """Traced simulation constants (defaults follow the Kinetix spec and Box2D).
+
+    Attributes:
+        dt: time step, s.
+        slop: allowed penetration before position correction pushes, m.
+        baumgarte: fraction of the remaining penetration removed per step (non-dimensional).
+        max_push_velocity: cap on the position-correction velocity, m/s.
+        speculative_distance: contacts within this gap are kept (no impulse unless closing), m.
+        restitution_threshold: restitution acts only above this approach speed, m/s.
+        joint_baumgarte: fraction of joint anchor drift / angle error removed per step.
+        clip_position: |x|, |y| limit, m. clip_velocity: |v| limit per axis, m/s.
+        clip_angular_velocity: |omega| limit, rad/s.
+        base_motor_speed: a motor with ``motor_speed`` 1 and action 1 targets this relative speed, rad/s.
+        base_motor_power: a motor with ``motor_power`` 1 can change the relative angular speed by at
+            most this many rad/s per second (its torque scales with the joint's axial mass).
+        base_thruster_power: force of a thruster with ``power`` 1 and action 1, N.
+    """
+
+    dt: float = 1.0 / 60.0
+    slop: float = 0.005
+    baumgarte: float = 0.2
+    max_push_velocity: float = 3.0
+    speculative_distance: float = 0.02
+    restitution_threshold: float = 1.0
+    joint_baumgarte: float = 0.2
+    clip_position: float = 15.0
+    clip_velocity: float = 100.0
+    clip_angular_velocity: float = 50.0
+    base_motor_speed: float = 6.0
+    base_motor_power: float = 900.0
+    base_thruster_power: float = 10.0
+
+
+@struct.dataclass
+class RigidBody:
+    """Struct-of-arrays for n bodies of one shape kind (n = P polygons or C circles).
+
+    Attributes:
+        position: (n, 2) centre of mass, world frame, m.
+        rotation: (n,) angle, rad (not wrapped).
+        velocity: (n, 2) m/s.  angular_velocity: (n,) rad/s.
+        inverse_mass: (n,) 1/kg, 0 for static bodies.  inverse_inertia: (n,) 1/(kg m^2), 0 if static.
+        density: (n,) kg/m^2 (informational; masses are already derived).
+        friction: (n,) Coulomb coefficient; a pair uses sqrt(f_a * f_b).
+        restitution: (n,) in [0, 1]; a pair uses max(e_a, e_b).
+        collision_mode: (n,) int, see :class:`CollisionMode`.
+        active: (n,) bool mask; inactive slots never move or collide.
+        n_vertices: (n,) int, number of used vertex slots (polygons; 0 for circles).
+        vertices: (n, V, 2) local frame about the centre of mass, counter-clockwise; unused slots
+            repeat vertex 0.  radius: (n,) m (circles; 0 for polygons).
+    """
+
+    position: jnp.ndarray
+    rotation: jnp.ndarray
+    velocity: jnp.ndarray
+    angular_velocity: jnp.ndarray
+    inverse_mass: jnp.ndarray
+    inverse_inertia: jnp.ndarray
+    density: jnp.ndarray
+    friction: jnp.ndarray
+    restitution: jnp.ndarray
+    collision_mode: jnp.ndarray
+    active: jnp.ndarray
+    n_vertices: jnp.ndarray
+    vertices: jnp.ndarray
+    radius: jnp.ndarray
+
+
+@struct.dataclass
+class Joint:
+    """J joint slots (revolute or fixed) between two bodies given by global index.
+
+    Attributes:
+        a_index, b_index: (J,) int global body indices.
+        a_relative_pos, b_relative_pos: (J, 2) anchor in each body's local frame (about its CoM), m.
+        active: (J,) bool.  is_fixed_joint: (J,) bool (also locks the relative angle).
+        reference_angle: (J,) rotation_b - rotation_a at build time, rad.
+        motor_on: (J,) bool.  motor_speed: (J,) target relative speed per unit action, in units of
+            ``SimParams.base_motor_speed``.  motor_power: (J,) in units of ``base_motor_power``.
+        motor_has_joint_limits: (J,) bool.  min_rotation, max_rotation: (J,) limits on
+            (rotation_b - rotation_a - reference_angle), rad.
+        linear_impulse: (J, 2) accumulated point impulse, N s (warm start).
+        angular_impulse: (J,) accumulated fixed-joint / limit impulse, N m s (warm start).
+        motor_impulse: (J,) accumulated motor impulse, N m s (warm start).
+        limit_impulse: (J, 2) accumulated lower / upper angle-limit impulses, N m s (warm start).
+    """
+
+    a_index: jnp.ndarray
+    b_index: jnp.ndarray
+    a_relative_pos: jnp.ndarray
+    b_relative_pos: jnp.ndarray
+    active: jnp.ndarray
+    is_fixed_joint: jnp.ndarray
+    reference_angle: jnp.ndarray
+    motor_on: jnp.ndarray
+    motor_speed: jnp.ndarray
+    motor_power: jnp.ndarray
+    motor_has_joint_limits: jnp.ndarray
+    min_rotation: jnp.ndarray
+    max_rotation: jnp.ndarray
+    linear_impulse: jnp.ndarray
+    angular_impulse: jnp.ndarray
+    motor_impulse: jnp.ndarray
+    limit_impulse: jnp.ndarray
+
+
+@struct.dataclass
+class Thruster:
+    """T thrusters fixed to bodies.
+
+    Attributes:
+        object_index: (T,) int global body index.
+        relative_position: (T, 2) mount point in the body's local frame (about its CoM), m.
+        rotation: (T,) thrust direction in the body frame, rad (force along (cos, sin)).
+        power: (T,) in units of ``SimParams.base_thruster_power``.
+        active: (T,) bool.
+    """
+
+    object_index: jnp.ndarray
+    relative_position: jnp.ndarray
+    rotation: jnp.ndarray
+    power: jnp.ndarray
+    active: jnp.ndarray
+
+
+@struct.dataclass
+class Manifold:
+    """Contact manifolds of every candidate body pair, up to 2 points each.
+
+    M pair slots (see :func:`rizzlib.jax2d.pairs.pair_schedule`); slots whose ``body_b`` equals
+    P + C are padding and never active.
+
+    Attributes:
+        body_a, body_b: (M,) int global indices (body_a < body_b).
+        normal: (M, 2) unit normal from A to B.
+        separation: (M, 2) signed gap per point, m (negative = overlapping).
+        point: (M, 2, 2) contact points, world frame, m (midway between the surfaces).
+        active: (M, 2) bool: point exists (overlapping or within the speculative distance).
+        normal_impulse: (M, 2) accumulated normal impulse, N s.
+        tangent_impulse: (M, 2) accumulated friction impulse, N s.
+        feature: (M,) int id of the (reference face, incident face) pair; warm starting is kept
+            only while it does not change.
+    """
+
+    body_a: jnp.ndarray
+    body_b: jnp.ndarray
+    normal: jnp.ndarray
+    separation: jnp.ndarray
+    point: jnp.ndarray
+    active: jnp.ndarray
+    normal_impulse: jnp.ndarray
+    tangent_impulse: jnp.ndarray
+    feature: jnp.ndarray
+
+    @property
+    def touching(self) -> jnp.ndarray:
+        """(M,) bool: the pair has at least one overlapping point."""
+        return jnp.any(self.active & (self.separation < 0.0), axis=-1)
+
+
+@struct.dataclass
+class SimState:
+    """One scene. Batch scenes by stacking every leaf (``jax.tree.map``) and ``vmap``.
+
+    Attributes:
+        polygon: RigidBody with P rows.  circle: RigidBody with C rows.
+        joint: Joint with J rows.  thruster: Thruster with T rows.
+        collision_matrix: (P+C, P+C) bool, False on the diagonal, between static bodies and between
+            bodies linked by any chain of joints.
+        contacts: Manifold of the last step (warm-start impulses live here).
+        gravity: (2,) m/s^2.
+    """
+
+    polygon: RigidBody
+    circle: RigidBody
+    joint: Joint
+    thruster: Thruster
+    collision_matrix: jnp.ndarray
+    contacts: Manifold
+    gravity: jnp.ndarray
