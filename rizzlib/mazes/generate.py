@@ -35,6 +35,8 @@ MAX_SIZE = 30
 KINDS = ("dfs", "astar")
 #: Searchformer draws this many (start, goal) pairs per wall layout.
 ASTAR_ATTEMPTS = 100
+#: DFS mazes are carved this many at a time (memory stays O(chunk * n^2))
+DFS_CHUNK = 1024
 
 
 def check_size(size: int, name: str = "size") -> int:
@@ -294,7 +296,20 @@ def dfs_connections(
         raise ValueError(f"roots must be ({b},) flat cells in [0, {n_cells - 1}]; got shape {roots.shape}")
     if uniforms.shape != (b, n_cells - 1):
         raise ValueError(f"uniforms must have shape ({b}, {n_cells - 1}); got {uniforms.shape}")
+    parent, _ = _dfs_tree(n, roots, uniforms)
+    return _parents_to_connections(parent, n)
 
+
+def _dfs_tree(n: int, roots: np.ndarray, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lock-step backtracker of :func:`dfs_connections` on validated inputs.
+
+    Returns:
+        ``(parent, level)``, each ``(B, n*n)`` int: the cell each cell was carved from (-1 for the
+        root) and its depth in that tree (root 0). The stack always holds the root-to-top tree
+        path, so a cell's depth is the stack height when it is pushed.
+    """
+    b = len(roots)
+    n_cells = n * n
     table = neighbour_table(n)
     width = n_cells + 1  # one extra column: the sentinel cell, always "visited"
     rows = np.arange(b)
@@ -303,6 +318,7 @@ def dfs_connections(
     visited[row_off + n_cells] = True
     visited[row_off + roots] = True
     parent = np.full(b * width, -1, dtype=np.int64)
+    level = np.zeros(b * width, dtype=np.int64)
     stack = np.zeros(b * width, dtype=np.int64)
     stack[row_off] = roots
     depth = np.ones(b, dtype=np.int64)  # stack height
@@ -321,16 +337,64 @@ def dfs_connections(
         cum = np.cumsum(free, axis=1)
         k = cum[:, 3]
         pick = (u_pad[u_off + pushes] * k).astype(np.int64)
-        col = np.minimum((cum <= pick[:, None]).sum(axis=1), 3)
+        # index of the (pick+1)-th free neighbour: how many running counts are still <= pick
+        col = (cum[:, 0] <= pick).astype(np.int64) + (cum[:, 1] <= pick) + (cum[:, 2] <= pick)
         move = (k > 0) & active
         new = np.where(move, cand[rows, col], n_cells)  # non-movers write into the sentinel slot
         visited[row_off + new] = True
         parent[row_off + new] = top
+        level[row_off + new] = depth
         stack[row_off + depth] = new  # above the top for non-movers: harmless scratch
         depth += np.where(move, 1, np.where(active, -1, 0))
         pushes += move
 
-    return _parents_to_connections(parent.reshape(b, width)[:, :n_cells], n)
+    return parent.reshape(b, width)[:, :n_cells], level.reshape(b, width)[:, :n_cells]
+
+
+def tree_paths(
+    parent: np.ndarray, level: np.ndarray, starts: np.ndarray, goals: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The unique path between two cells of each tree, batched (used for DFS mazes, where it is
+    the BFS shortest path at a fraction of the cost).
+
+    Both ends climb towards the root, the deeper one first, until they meet at the lowest common
+    ancestor; the path is the start's climb followed by the goal's climb reversed.
+
+    Args:
+        parent, level: ``(B, n*n)`` from the DFS (parent -1 at the root, level = depth).
+        starts, goals: ``(B,)`` flat cells.
+
+    Returns:
+        ``(paths, lengths)``: ``(B, L_max, 2)`` ``(row, col)`` padded with -1, and ``(B,)``.
+    """
+    b, n_cells = parent.shape
+    rows = np.arange(b)
+    x, y = starts.copy(), goals.copy()
+    up_x = np.zeros((b, n_cells), dtype=np.int64)  # start, then each cell it climbs to
+    up_y = np.zeros((b, n_cells), dtype=np.int64)
+    up_x[:, 0], up_y[:, 0] = x, y
+    nx, ny = np.ones(b, dtype=np.int64), np.ones(b, dtype=np.int64)
+    while True:
+        active = x != y
+        if not active.any():
+            break
+        move_x = active & (level[rows, x] >= level[rows, y])
+        move_y = active & ~move_x
+        x = np.where(move_x, parent[rows, x], x)
+        y = np.where(move_y, parent[rows, y], y)
+        up_x[rows, np.where(move_x, nx, 0)] = np.where(move_x, x, up_x[:, 0])
+        up_y[rows, np.where(move_y, ny, 0)] = np.where(move_y, y, up_y[:, 0])
+        nx += move_x
+        ny += move_y
+    # both climbs end at the common ancestor; keep it once (from the start's side)
+    lengths = nx + ny - 1
+    j = np.arange(int(lengths.max()))[None, :]
+    from_x = np.take_along_axis(up_x, np.minimum(j, nx[:, None] - 1), axis=1)
+    from_y = np.take_along_axis(up_y, np.clip(ny[:, None] - 2 - (j - nx[:, None]), 0, None), axis=1)
+    flat = np.where(j < nx[:, None], from_x, from_y)
+    paths = np.stack(np.divmod(flat, n), axis=2)
+    paths[j[0][None, :] >= lengths[:, None]] = -1
+    return paths, lengths
 
 
 def _parents_to_connections(parent: np.ndarray, n: int) -> np.ndarray:
@@ -358,16 +422,29 @@ def generate_dfs(size: int, count: int, rng: np.random.Generator) -> MazeBatch:
     """``count`` DFS mazes of side ``size`` with uniform distinct start/goal and their (unique) paths.
 
     Returns:
-        a :class:`MazeBatch` of kind ``"dfs"``; ``paths`` are BFS shortest paths.
+        a :class:`MazeBatch` of kind ``"dfs"``; ``paths`` are the unique (hence shortest) paths,
+        found by climbing the DFS tree (:func:`tree_paths`); tests check them against BFS.
     """
     n = check_size(size)
     b = check_int_range("count", count, 1, None)
     rng = _check_rng(rng)
-    conn = dfs_connections(n, b, rng)
-    s, g = sample_endpoints(n * n, b, rng)
-    starts = np.stack(np.divmod(s, n), axis=1)
-    goals = np.stack(np.divmod(g, n), axis=1)
-    paths, lengths = shortest_paths(conn, starts, goals)
+    conns, paths, lengths, starts, goals = [], [], [], [], []
+    # fixed-size chunks bound memory and keep the output independent of how the work is split
+    for lo in range(0, b, DFS_CHUNK):
+        m = min(DFS_CHUNK, b - lo)
+        roots = rng.integers(n * n, size=m)
+        parent, level = _dfs_tree(n, roots, rng.random((m, n * n - 1)))
+        s, g = sample_endpoints(n * n, m, rng)
+        p, length = tree_paths(parent, level, s, g, n)
+        conns.append(_parents_to_connections(parent, n))
+        paths.append(p)
+        lengths.append(length)
+        starts.append(np.stack(np.divmod(s, n), axis=1))
+        goals.append(np.stack(np.divmod(g, n), axis=1))
+    l_max = max(p.shape[1] for p in paths)
+    paths = [np.pad(p, ((0, 0), (0, l_max - p.shape[1]), (0, 0)), constant_values=-1) for p in paths]
+    conn, starts, goals = np.concatenate(conns), np.concatenate(starts), np.concatenate(goals)
+    paths, lengths = np.concatenate(paths), np.concatenate(lengths)
     return MazeBatch(
         kind="dfs",
         size=n,
@@ -399,18 +476,29 @@ def bfs_distances(connections: np.ndarray, sources: np.ndarray, targets: np.ndar
         ``(B, n, n)`` int distances, ``-1`` where unreachable (or not yet reached).
     """
     conn = np.asarray(connections, dtype=bool)
+    sources = np.asarray(sources, dtype=np.int64)
     b, _, n, _ = conn.shape
-    rows = np.arange(b)
-    down = conn[:, 0, :-1, :]
-    right = conn[:, 1, :, :-1]
     dist = np.full((b, n, n), -1, dtype=np.int64)
-    frontier = np.zeros((b, n, n), dtype=bool)
-    frontier[rows, sources[:, 0], sources[:, 1]] = True
+    dist[np.arange(b), sources[:, 0], sources[:, 1]] = 0
+    # the mazes still searching, and their working arrays; finished mazes are dropped now and then
+    # so one long search does not keep the whole batch busy
+    live = np.arange(b)
+    down, right = conn[:, 0, :-1, :], conn[:, 1, :, :-1]
+    frontier = dist == 0
     seen = frontier.copy()
-    dist[frontier] = 0
+    tgt = None if targets is None else np.asarray(targets, dtype=np.int64)
     step = 0
-    while frontier.any():
-        if targets is not None and np.all(dist[rows, targets[:, 0], targets[:, 1]] >= 0):
+    while len(live):
+        if tgt is not None:
+            done = seen[np.arange(len(live)), tgt[:, 0], tgt[:, 1]]
+            if done.all():
+                break
+            if done.mean() > 0.25:
+                keep = ~done
+                live, down, right, frontier, seen, tgt = (
+                    live[keep], down[keep], right[keep], frontier[keep], seen[keep], tgt[keep]
+                )
+        if not frontier.any():
             break
         step += 1
         nxt = np.zeros_like(frontier)
@@ -420,7 +508,8 @@ def bfs_distances(connections: np.ndarray, sources: np.ndarray, targets: np.ndar
         nxt[:, :, :-1] |= frontier[:, :, 1:] & right
         nxt &= ~seen
         seen |= nxt
-        dist[nxt] = step
+        bi, ri, ci = np.nonzero(nxt)
+        dist[live[bi], ri, ci] = step
         frontier = nxt
     return dist
 
