@@ -1,0 +1,452 @@
+"""Physics steps per second of ``rizzlib.jax2d`` against the ``jax2d`` package from PyPI.
+
+Both engines step the same scenes (an engine-neutral description below is built in each), with the
+same array sizes, the same actions (every motor at +1, every thruster on) and the same timing:
+``lax.scan`` of ``--steps`` physics steps inside one ``jit``, ``vmap`` over the batch, best of
+``--repeats`` runs after the compile run. The table gives steps/s (batch x steps / wall time) and
+the ratio ours / theirs.
+
+The peer runs in this process when ``import jax2d`` works here (``pip install jax2d chex``:
+jax2d 1.0.2 imports ``chex`` without declaring it). Otherwise, or when ``--peer-venv PATH`` is given,
+it runs in that virtual environment (created with ``python -m venv`` + pip when missing) by calling
+this same file with ``--peer-worker``; the worker imports only numpy, jax and jax2d.
+
+    python benchmarks/engine.py                       # full table, 4 scenes x batch 1/256/1024
+    python benchmarks/engine.py --quick               # short rollouts, batch 1 and 256
+    python benchmarks/engine.py --json benchmarks/results/engine.json
+    python benchmarks/engine.py --peer-venv /tmp/venv-jax2d
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# Engine-neutral scene description
+# ---------------------------------------------------------------------------------------------
+
+WORLD = 5.0  # metres; the peer's create_empty_sim(scene_size=5, floor_offset=0) borders
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """A box (``size`` = full width, height in m), a circle (``radius`` in m) or a convex polygon
+    (``vertices`` in m, local frame, clockwise from top-left, centred on the vertex mean)."""
+
+    kind: str  # "box" | "circle" | "polygon"
+    position: tuple[float, float]
+    size: tuple[float, float] = (0.0, 0.0)
+    radius: float = 0.0
+    vertices: tuple[tuple[float, float], ...] = ()
+    rotation: float = 0.0
+    density: float = 1.0
+    static: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Joint:
+    """A revolute joint between shapes ``a`` and ``b`` (indices into ``Scene.shapes``); anchors in
+    each body's local frame (m)."""
+
+    a: int
+    b: int
+    a_anchor: tuple[float, float]
+    b_anchor: tuple[float, float]
+    motor: bool = True
+    motor_speed: float = 1.0
+    motor_power: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Thruster:
+    """A thruster on shape ``body`` at ``offset`` (local frame, m) pushing along ``rotation`` (rad)."""
+
+    body: int
+    offset: tuple[float, float]
+    rotation: float
+    power: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Scene:
+    """Shapes inside the four static borders of a 5 m x 5 m world, and the array sizes to use.
+
+    ``sizes`` = (polygons incl. the 4 borders, circles, joints, thrusters); unused slots stay inactive.
+    """
+
+    name: str
+    shapes: tuple[Shape, ...]
+    joints: tuple[Joint, ...]
+    thrusters: tuple[Thruster, ...]
+    sizes: tuple[int, int, int, int]
+
+    def n_actions(self) -> int:
+        return self.sizes[2] + self.sizes[3]
+
+
+def _rotate(v: tuple[float, float], angle: float) -> tuple[float, float]:
+    c, s = math.cos(angle), math.sin(angle)
+    return (c * v[0] - s * v[1], s * v[0] + c * v[1])
+
+
+def scene_s_car() -> Scene:
+    """The spec's S scene: a box on a motorised wheel with a thruster, plus a free ball (5P 2C 1J 1T)."""
+    shapes = (
+        Shape("box", (2.5, 1.0), size=(1.0, 0.4)),
+        Shape("circle", (2.0, 1.0), radius=0.3),
+        Shape("circle", (3.5, 2.0), radius=0.2),
+    )
+    joints = (Joint(0, 1, (-0.5, 0.0), (0.0, 0.0)),)
+    thrusters = (Thruster(0, (0.5, 0.0), math.pi),)
+    return Scene("s_car", shapes, joints, thrusters, (5, 2, 1, 1))
+
+
+def scene_stack10() -> Scene:
+    """Ten 0.4 m boxes stacked on the floor (14P; unused slots: 2 circles (jax2d needs >= 2), 1 joint, 1 thruster)."""
+    shapes = tuple(Shape("box", (2.5, 0.2 + 0.4 * i), size=(0.4, 0.4)) for i in range(10))
+    return Scene("stack10", shapes, (), (), (14, 2, 1, 1))
+
+
+def scene_car2() -> Scene:
+    """A chassis on two motorised wheels (5P 2C 2J; one unused thruster slot)."""
+    chassis = (2.5, 0.75)
+    wheels = ((1.95, 0.3), (3.05, 0.3))
+    shapes = (Shape("box", chassis, size=(1.4, 0.3)),) + tuple(Shape("circle", w, radius=0.25) for w in wheels)
+    joints = tuple(
+        Joint(0, i + 1, (w[0] - chassis[0], w[1] - chassis[1]), (0.0, 0.0), motor_speed=1.0, motor_power=2.0)
+        for i, w in enumerate(wheels)
+    )
+    return Scene("car2", shapes, joints, (), (5, 2, 2, 1))
+
+
+def scene_random_m(seed: int = 0) -> Scene:
+    """A random Kinetix-size-M level (6P 3C 2J 2T): two rectangles, each with a motorised circle on
+    a revolute joint, a free circle, and two thrusters; sizes and placements drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    shapes: list[Shape] = []
+    joints: list[Joint] = []
+    for k in range(2):
+        w, h = rng.uniform(0.2, 0.9, size=2)
+        pos = (1.0 + 3.0 * k + rng.uniform(-0.4, 0.4), rng.uniform(1.0, 3.5))
+        rot = float(rng.uniform(0, 2 * math.pi))
+        shapes.append(Shape("box", pos, size=(float(w), float(h)), rotation=rot, density=float(rng.uniform(0.5, 2))))
+        local = (float(w) / 2, float(-h) / 2)  # the wheel sits on a corner of the rectangle
+        offset = _rotate(local, rot)
+        r = float(rng.uniform(0.1, 0.35))
+        shapes.append(Shape("circle", (pos[0] + offset[0], pos[1] + offset[1]), radius=r))
+        joints.append(Joint(2 * k, 2 * k + 1, local, (0.0, 0.0), motor_speed=float(rng.uniform(0.4, 3)),
+                            motor_power=float(rng.uniform(1, 3))))
+    shapes.append(Shape("circle", (float(rng.uniform(1, 4)), float(rng.uniform(3.8, 4.5))), radius=0.3))
+    thrusters = (
+        Thruster(0, (0.0, 0.0), float(rng.uniform(0, 2 * math.pi))),
+        Thruster(2, (0.0, 0.0), float(rng.uniform(0, 2 * math.pi))),
+    )
+    return Scene("random_m", tuple(shapes), tuple(joints), thrusters, (6, 3, 2, 2))
+
+
+SCENES = {
+    "s_car": scene_s_car,
+    "stack10": scene_stack10,
+    "car2": scene_car2,
+    "random_m": scene_random_m,
+}
+
+
+def global_indices(scene: Scene) -> list[int]:
+    """Index of each shape in the engines' single numbering: polygons (borders 0-3 first), then circles."""
+    n_poly = sum(s.kind != "circle" for s in scene.shapes)
+    if 4 + n_poly > scene.sizes[0]:
+        raise ValueError(f"{scene.name}: {4 + n_poly} polygons do not fit sizes[0]={scene.sizes[0]}")
+    out, p, c = [], 4, 0
+    for s in scene.shapes:
+        if s.kind == "circle":
+            out.append(scene.sizes[0] + c)
+            c += 1
+        else:
+            out.append(p)
+            p += 1
+    return out
+
+
+def box_vertices(size: tuple[float, float]) -> np.ndarray:
+    """(4, 2) corners of a box centred at 0, clockwise from top-left."""
+    hw, hh = size[0] / 2, size[1] / 2
+    return np.array([[-hw, hh], [hw, hh], [hw, -hh], [-hw, -hh]], dtype=np.float32)
+
+
+def actions_for(scene: Scene) -> np.ndarray:
+    """Every motor at +1 and every thruster fully on: (num_joints + num_thrusters,)."""
+    return np.ones(scene.n_actions(), dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing (shared by both engines)
+# ---------------------------------------------------------------------------------------------
+
+
+def time_rollout(step, state, actions, batch: int, steps: int, repeats: int) -> dict:
+    """Steps/s of ``step(state, actions) -> state`` scanned ``steps`` times, vmapped over ``batch``
+    identical copies of ``state``; best of ``repeats`` after one compile run."""
+    import jax
+    import jax.numpy as jnp
+
+    states = jax.tree.map(lambda x: jnp.repeat(jnp.asarray(x)[None], batch, axis=0), state)
+    acts = jnp.repeat(jnp.asarray(actions)[None], batch, axis=0)
+
+    @jax.jit
+    def roll(s):
+        def body(carry, _):
+            return jax.vmap(step)(carry, acts), None
+
+        return jax.lax.scan(body, s, None, length=steps)[0]
+
+    t0 = time.perf_counter()
+    jax.block_until_ready(roll(states))
+    compile_s = time.perf_counter() - t0
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(roll(states))
+        best = min(best, time.perf_counter() - t0)
+    finite = bool(all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(out) if np.asarray(x).dtype.kind == "f"))
+    return {"sps": batch * steps / best, "compile_s": compile_s, "finite": finite}
+
+
+# ---------------------------------------------------------------------------------------------
+# The peer: jax2d from PyPI
+# ---------------------------------------------------------------------------------------------
+
+
+def build_peer(scene: Scene):
+    """``(step, state)`` for the ``jax2d`` package: ``step(state, actions) -> state``."""
+    import jax.numpy as jnp
+    from jax2d.engine import PhysicsEngine, create_empty_sim
+    from jax2d.scene import (
+        add_circle_to_scene,
+        add_polygon_to_scene,
+        add_revolute_joint_to_scene,
+        add_thruster_to_scene,
+    )
+    from jax2d.sim_state import SimParams, StaticSimParams
+
+    P, C, J, T = scene.sizes
+    ssp = StaticSimParams(num_polygons=P, num_circles=C, num_joints=J, num_thrusters=T)
+    state = create_empty_sim(ssp, floor_offset=0.0)
+    for s in scene.shapes:
+        common = dict(rotation=s.rotation, density=s.density, fixated=s.static)
+        pos = jnp.array(s.position, dtype=jnp.float32)
+        if s.kind == "circle":
+            state, _ = add_circle_to_scene(state, ssp, pos, s.radius, **common)
+        else:
+            verts = box_vertices(s.size) if s.kind == "box" else np.asarray(s.vertices, np.float32)
+            state, _ = add_polygon_to_scene(state, ssp, pos, jnp.asarray(verts), len(verts), **common)
+    gi = global_indices(scene)
+    for j in scene.joints:
+        state, _ = add_revolute_joint_to_scene(
+            state, ssp, gi[j.a], gi[j.b], jnp.array(j.a_anchor), jnp.array(j.b_anchor),
+            motor_on=j.motor, motor_speed=j.motor_speed, motor_power=j.motor_power,
+        )
+    for t in scene.thrusters:
+        state, _ = add_thruster_to_scene(state, gi[t.body], jnp.array(t.offset), t.rotation, power=t.power)
+    engine, params = PhysicsEngine(ssp), SimParams()
+
+    def step(s, a):
+        return engine.step(s, params, a)[0]
+
+    return step, state
+
+
+def peer_version() -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version("jax2d")
+
+
+def run_peer(scenes: list[str], batches: list[int], steps: int, repeats: int) -> list[dict]:
+    out = []
+    for name in scenes:
+        scene = SCENES[name]()
+        step, state = build_peer(scene)
+        for b in batches:
+            r = time_rollout(step, state, actions_for(scene), b, steps, repeats)
+            out.append({"scene": name, "batch": b, **r})
+            print(f"  peer  {name:9s} batch {b:5d}: {r['sps']:12,.0f} steps/s (compile {r['compile_s']:.1f} s)",
+                  file=sys.stderr, flush=True)
+    return out
+
+
+def ensure_peer_venv(path: Path) -> Path:
+    """Python of a virtual environment holding jax2d (created with venv + pip when missing)."""
+    python = path / "bin" / "python"
+    if not python.exists():
+        print(f"creating peer environment {path} (python -m venv; pip install jax2d chex)", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "jax2d", "chex"], check=True)
+    return python
+
+
+def run_peer_subprocess(python: Path, scenes: list[str], batches: list[int], steps: int, repeats: int) -> tuple[list[dict], str]:
+    cmd = [str(python), __file__, "--peer-worker", "--scenes", *scenes, "--batches", *map(str, batches),
+           "--steps", str(steps), "--repeats", str(repeats)]
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    payload = json.loads(done.stdout)
+    return payload["results"], payload["version"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Ours: rizzlib.jax2d
+# ---------------------------------------------------------------------------------------------
+
+
+def build_ours(scene: Scene):
+    """``(step, state)`` for ``rizzlib.jax2d`` with the same shapes, borders and array sizes."""
+    from rizzlib import jax2d
+
+    P, C, J, T = scene.sizes
+    static = jax2d.StaticConfig(num_polygons=P, num_circles=C, num_joints=J, num_thrusters=T)
+    sb = jax2d.SceneBuilder(static)
+    sb.add_borders(WORLD, WORLD)  # floor top at y=0, walls at x=0 and x=5, ceiling at y=5, as the peer's
+    ids = []
+    for s in scene.shapes:
+        common = dict(density=s.density, static=s.static)
+        if s.kind == "circle":
+            ids.append(sb.add_circle(s.position, s.radius, rotation=s.rotation, **common))
+        elif s.kind == "box":
+            ids.append(sb.add_box(s.position, s.size, s.rotation, **common))
+        else:
+            ids.append(sb.add_polygon(s.vertices, s.position, s.rotation, **common))
+    assert ids == global_indices(scene), (ids, global_indices(scene))
+    for j in scene.joints:
+        a = scene.shapes[j.a]
+        off = _rotate(j.a_anchor, a.rotation)
+        anchor = (a.position[0] + off[0], a.position[1] + off[1])
+        sb.add_revolute_joint(ids[j.a], ids[j.b], anchor, motor=j.motor, motor_speed=j.motor_speed,
+                              motor_power=j.motor_power)
+    for t in scene.thrusters:
+        b = scene.shapes[t.body]
+        off = _rotate(t.offset, b.rotation)
+        sb.add_thruster(ids[t.body], (b.position[0] + off[0], b.position[1] + off[1]), b.rotation + t.rotation,
+                        power=t.power)
+    state, params = sb.build(), jax2d.SimParams()
+
+    def step(s, a):
+        return jax2d.step(s, params, static, a)
+
+    return step, state
+
+
+def run_ours(scenes: list[str], batches: list[int], steps: int, repeats: int) -> list[dict]:
+    out = []
+    for name in scenes:
+        scene = SCENES[name]()
+        step, state = build_ours(scene)
+        for b in batches:
+            r = time_rollout(step, state, actions_for(scene), b, steps, repeats)
+            out.append({"scene": name, "batch": b, **r})
+            print(f"  ours  {name:9s} batch {b:5d}: {r['sps']:12,.0f} steps/s (compile {r['compile_s']:.1f} s)",
+                  file=sys.stderr, flush=True)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Table
+# ---------------------------------------------------------------------------------------------
+
+
+def merge(ours: list[dict], peer: list[dict]) -> list[dict]:
+    """Rows {scene, batch, ours_sps, peer_sps, ratio} in the order of ``ours``."""
+    theirs = {(r["scene"], r["batch"]): r["sps"] for r in peer}
+    rows = []
+    for r in ours:
+        p = theirs.get((r["scene"], r["batch"]))
+        rows.append({
+            "scene": r["scene"], "batch": r["batch"], "ours_sps": round(r["sps"], 1),
+            "peer_sps": None if p is None else round(p, 1),
+            "ratio": None if p is None else round(r["sps"] / p, 3),
+        })
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = [f"{'scene':10s} {'batch':>6s} {'ours steps/s':>14s} {'jax2d steps/s':>14s} {'ours/jax2d':>10s}"]
+    for r in rows:
+        peer = "-" if r["peer_sps"] is None else f"{r['peer_sps']:14,.0f}"
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:9.2f}x"
+        lines.append(f"{r['scene']:10s} {r['batch']:6d} {r['ours_sps']:14,.0f} {peer:>14s} {ratio:>10s}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", nargs="+", default=list(SCENES), choices=list(SCENES))
+    parser.add_argument("--batches", nargs="+", type=int, default=None, help="default 1 256 1024 (quick: 1 256)")
+    parser.add_argument("--steps", type=int, default=None, help="physics steps per rollout (default 200, quick 50)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs after compile (default 3, quick 2)")
+    parser.add_argument("--quick", action="store_true", help="short rollouts, batch 1 and 256")
+    parser.add_argument("--json", type=Path, help="write [{scene, batch, ours_sps, peer_sps, ratio}] here")
+    parser.add_argument("--peer-venv", type=Path, help="run jax2d in this venv (created if missing)")
+    parser.add_argument("--no-peer", action="store_true", help="time rizzlib.jax2d only")
+    parser.add_argument("--peer-worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    batches = args.batches or ([1, 256] if args.quick else [1, 256, 1024])
+    steps = args.steps or (50 if args.quick else 200)
+    repeats = args.repeats or (2 if args.quick else 3)
+    for b in batches:
+        if b < 1:
+            parser.error(f"--batches must be >= 1; got {b}")
+    if steps < 1 or repeats < 1:
+        parser.error(f"--steps and --repeats must be >= 1; got {steps}, {repeats}")
+
+    if args.peer_worker:  # child process in the peer's environment: JSON on stdout, log on stderr
+        results = run_peer(args.scenes, batches, steps, repeats)
+        json.dump({"results": results, "version": peer_version()}, sys.stdout)
+        return 0
+
+    import jax
+
+    print(f"jax {jax.__version__} on {jax.default_backend()}, {os.cpu_count()} CPU threads, "
+          f"{platform.processor() or platform.machine()}; T={steps} steps, best of {repeats}", file=sys.stderr)
+    peer, where, version = [], "not run", None
+    if not args.no_peer:
+        if args.peer_venv is None:
+            try:
+                import jax2d.engine  # noqa: F401
+
+                where = "same process"
+            except ImportError:
+                print("jax2d is not importable here; pass --peer-venv PATH to run it in its own venv", file=sys.stderr)
+        if where == "same process":
+            peer, version = run_peer(args.scenes, batches, steps, repeats), peer_version()
+        elif args.peer_venv is not None:
+            python = ensure_peer_venv(args.peer_venv)
+            peer, version = run_peer_subprocess(python, args.scenes, batches, steps, repeats)
+            where = f"subprocess in {args.peer_venv}"
+    ours = run_ours(args.scenes, batches, steps, repeats)
+    rows = merge(ours, peer)
+    print(f"\nrizzlib.jax2d vs jax2d {version or '(not run)'} ({where}); physics steps/s, T={steps}, best of {repeats}")
+    print(format_table(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        # One flat record per (scene, batch): the five figures, then where and how they were measured.
+        meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "jax": jax.__version__,
+                "peer": f"jax2d {version}" if version else None, "peer_where": where, "cpu_threads": os.cpu_count(),
+                "machine": platform.machine(), "steps": steps, "repeats": repeats}
+        args.json.write_text(json.dumps([{**r, **meta} for r in rows], indent=1) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
