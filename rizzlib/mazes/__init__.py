@@ -24,6 +24,7 @@ from rizzlib.mazes.generate import (
     shortest_paths,
     stack_mazes,
 )
+from rizzlib.mazes.plot import maze_to_ascii, plot_maze, plot_mazes
 from rizzlib.mazes.tokens import (
     TokenBatch,
     Vocab,
@@ -65,7 +66,10 @@ __all__ = [
     "make_maze",
     "make_vocab",
     "max_seq_len",
+    "maze_to_ascii",
     "maze_to_tokens",
+    "plot_maze",
+    "plot_mazes",
     "prompt_length",
     "shortest_paths",
     "stack_mazes",
