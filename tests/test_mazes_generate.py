@@ -267,3 +267,18 @@ def test_bad_arguments_are_errors():
         gen.make_maze("astar", None, (2, 2), (0, 0), walls=walls)
     with pytest.raises(ValueError, match="goal must be a free cell"):
         gen.make_maze("astar", None, (0, 0), (2, 2), walls=walls)
+
+
+def test_split_train_val_has_no_leaks():
+    mazes = gen.generate_dfs(3, 3000, rng(15))  # 13,824 distinct 3x3 tasks: duplicates are certain
+    train, val = gen.split_train_val(mazes, 500)
+    assert len(val) == 500
+    val_keys = set(gen.task_keys(val))
+    assert not val_keys & set(gen.task_keys(train))
+    assert len(train) < 2500  # some duplicates of validation tasks were dropped
+    a = gen.generate_astar(6, 300, rng(16), attempts=20)
+    a_train, a_val = gen.split_train_val(a, 40)
+    assert len(a_val) >= 40
+    assert not set(a_train.layout_ids.tolist()) & set(a_val.layout_ids.tolist())
+    with pytest.raises(ValueError, match="n_val"):
+        gen.split_train_val(a, 300)

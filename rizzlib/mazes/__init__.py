@@ -22,7 +22,9 @@ from rizzlib.mazes.generate import (
     is_valid_walk,
     make_maze,
     shortest_paths,
+    split_train_val,
     stack_mazes,
+    task_keys,
 )
 from rizzlib.mazes.plot import maze_to_ascii, plot_maze, plot_mazes
 from rizzlib.mazes.tokens import (
@@ -72,7 +74,9 @@ __all__ = [
     "plot_mazes",
     "prompt_length",
     "shortest_paths",
+    "split_train_val",
     "stack_mazes",
+    "task_keys",
     "tokenize",
     "tokens_to_maze",
     "tokens_to_path",

@@ -727,6 +727,42 @@ def generate_mazes(kind: str, size: int, count: int, rng: np.random.Generator) -
     return generate_dfs(size, count, rng) if kind == "dfs" else generate_astar(size, count, rng)
 
 
+def task_keys(mazes: MazeBatch) -> list[bytes]:
+    """One hashable key per task: its passages, walls, start and goal (identical tasks share a key)."""
+    parts = np.concatenate(
+        [
+            np.packbits(mazes.connections.reshape(len(mazes), -1), axis=1),
+            np.packbits(mazes.walls.reshape(len(mazes), -1), axis=1),
+            mazes.starts.astype(np.uint8),
+            mazes.goals.astype(np.uint8),
+        ],
+        axis=1,
+    )
+    return [row.tobytes() for row in parts]
+
+
+def split_train_val(mazes: MazeBatch, n_val: int) -> tuple[MazeBatch, MazeBatch]:
+    """Hold out the last ``n_val`` tasks for validation without leaks (spec §7.8).
+
+    A* tasks are held out by whole wall layouts (the validation set is the last layouts, which may
+    add a few tasks beyond ``n_val``); any training task identical to a validation task is dropped,
+    which matters on tiny grids (3x3 has only 13,824 distinct DFS tasks).
+
+    Returns:
+        ``(train, val)`` batches.
+    """
+    b = len(mazes)
+    n_val = check_int_range("n_val", n_val, 1, b - 1)
+    val = np.zeros(b, dtype=bool)
+    val[b - n_val :] = True
+    if mazes.kind == "astar":
+        val |= np.isin(mazes.layout_ids, mazes.layout_ids[val])
+    keys = task_keys(mazes)
+    held = {k for k, v in zip(keys, val) if v}
+    train = np.array([not v and k not in held for k, v in zip(keys, val)])
+    return mazes.subset(train), mazes.subset(val)
+
+
 # --------------------------------------------------------------------------------------------------
 # Single mazes from parts, and path checks
 # --------------------------------------------------------------------------------------------------
