@@ -66,7 +66,9 @@ def peer_rate(size: int, seconds: float, repeats: int) -> float:
 def peer_rate_subprocess(python: str, size: int, seconds: float, repeats: int) -> float:
     out = subprocess.run(
         [python, os.path.abspath(__file__), "--peer-worker", str(size), str(seconds), str(repeats)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return float(json.loads(out.stdout.strip().splitlines()[-1])["per_s"])
 
@@ -125,11 +127,18 @@ def training_rates(steps: int, n_mazes: int = 512, size: int = 5) -> list[dict]:
     for objective in ("mlmu", "ntp"):
         cfg = ModelConfig(vocab_size=vocab.model_size, objective=objective, d_model=64, n_heads=4, n_blocks=4)
         rate = measure_training_throughput(cfg, data, batch_size=64, steps=steps)
-        rows.append({
-            "objective": objective, "grid": size, "batch_size": 64, "d_model": 64, "n_blocks": 4,
-            "params": count_parameters(build_model(cfg)), "tokens_per_s": rate,
-            "torch_threads": torch.get_num_threads(),
-        })
+        rows.append(
+            {
+                "objective": objective,
+                "grid": size,
+                "batch_size": 64,
+                "d_model": 64,
+                "n_blocks": 4,
+                "params": count_parameters(build_model(cfg)),
+                "tokens_per_s": rate,
+                "torch_threads": torch.get_num_threads(),
+            }
+        )
     return rows
 
 
@@ -138,23 +147,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[5, 10, 20])
     ap.add_argument("--seconds", type=float, default=2.0, help="minimum seconds per timed run")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per measurement (best is kept)")
-    ap.add_argument("--train-steps", type=int, default=10, help="timed training steps per objective (0: skip)")
-    ap.add_argument("--peer-python", default=None, help="python of a venv with maze-dataset, when not importable here")
+    ap.add_argument(
+        "--train-steps", type=int, default=10, help="timed training steps per objective (0: skip)"
+    )
+    ap.add_argument(
+        "--peer-python", default=None, help="python of a venv with maze-dataset, when not importable here"
+    )
     ap.add_argument("--quick", action="store_true", help="0.5 s x 1 run, 3 training steps")
     ap.add_argument("--json", default=None, help="write the results here")
     ap.add_argument("--peer-worker", nargs=3, metavar=("SIZE", "SECONDS", "REPEATS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.peer_worker:
-        size, seconds, repeats = int(args.peer_worker[0]), float(args.peer_worker[1]), int(args.peer_worker[2])
+        size, seconds, repeats = (
+            int(args.peer_worker[0]),
+            float(args.peer_worker[1]),
+            int(args.peer_worker[2]),
+        )
         print(json.dumps({"per_s": peer_rate(size, seconds, repeats)}))
         return 0
     if args.quick:
         args.seconds, args.repeats, args.train_steps = 0.5, 1, min(args.train_steps, 3)
 
     if args.peer_python is None and not peer_in_process():
-        ap.error("maze-dataset is not importable here: pip install maze-dataset==1.4.2 muutils==0.8.12, "
-                 "or pass --peer-python /path/to/venv/bin/python")
+        ap.error(
+            "maze-dataset is not importable here: pip install maze-dataset==1.4.2 muutils==0.8.12, "
+            "or pass --peer-python /path/to/venv/bin/python"
+        )
     where = "in process" if args.peer_python is None else f"subprocess ({args.peer_python})"
 
     rows = []
@@ -166,8 +185,15 @@ def main(argv: list[str] | None = None) -> int:
             peer = peer_rate(size, args.seconds, args.repeats)
         else:
             peer = peer_rate_subprocess(args.peer_python, size, args.seconds, args.repeats)
-        rows.append({"size": size, "ours_per_s": ours, "peer_per_s": peer, "ratio": ours / peer,
-                     "ours_full_per_s": full})
+        rows.append(
+            {
+                "size": size,
+                "ours_per_s": ours,
+                "peer_per_s": peer,
+                "ratio": ours / peer,
+                "ours_full_per_s": full,
+            }
+        )
         print(f"{size:>3}x{size:<2} {ours:>10.0f} {full:>11.0f} {peer:>9.0f} {ours / peer:>6.1f}x")
 
     training: list[dict] = []
@@ -178,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nTraining tokens/s: skipped, rizzlib.mazes.train is not available ({err})")
         print(f"\nTraining tokens/s (5x5 DFS, batch 64, {args.train_steps} timed steps)")
         for row in training:
-            print(f"  {row['objective']:>5}: {row['tokens_per_s']:>9.0f} tokens/s  ({row['params']:,} params)")
+            print(
+                f"  {row['objective']:>5}: {row['tokens_per_s']:>9.0f} tokens/s  ({row['params']:,} params)"
+            )
 
     if args.json:
         import numpy as np
@@ -191,8 +219,13 @@ def main(argv: list[str] | None = None) -> int:
             "peer": f"maze-dataset gen_dfs, {where}",
             "seconds": args.seconds,
             "repeats": args.repeats,
-            "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                        "cpus": os.cpu_count(), "numpy": np.__version__, "rizzlib": rizzlib.__version__},
+            "machine": {
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "numpy": np.__version__,
+                "rizzlib": rizzlib.__version__,
+            },
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)

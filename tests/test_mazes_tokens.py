@@ -21,7 +21,9 @@ def rng(seed: int = 0) -> np.random.Generator:
 @given(kind=st.sampled_from(["dfs", "astar"]), size=st.integers(3, 9), seed=st.integers(0, 2**32 - 1))
 def test_tokenize_detokenize_round_trip(kind, size, seed):
     r = rng(seed)
-    mazes = gen.generate_mazes(kind, size, 4, r) if kind == "dfs" else gen.generate_astar(size, 4, r, attempts=3)
+    mazes = (
+        gen.generate_mazes(kind, size, 4, r) if kind == "dfs" else gen.generate_astar(size, 4, r, attempts=3)
+    )
     vocab = tok.make_vocab(kind, 10)
     batch = tok.tokenize(mazes, vocab, r)
     for i, m in enumerate(mazes):
@@ -145,8 +147,22 @@ def test_tokenize_errors():
         tok.dfs_vocab(31)
     with pytest.raises(ValueError, match="start and goal must differ"):
         tok.tokens_to_maze(
-            ["<ADJLIST_START>", "(0,0)", "(0,1)", ";", "<ADJLIST_END>", "<ORIGIN_START>", "(0,0)",
-             "<ORIGIN_END>", "<TARGET_START>", "(0,0)", "<TARGET_END>", "<PATH_START>", "(0,0)", "<PATH_END>"],
+            [
+                "<ADJLIST_START>",
+                "(0,0)",
+                "(0,1)",
+                ";",
+                "<ADJLIST_END>",
+                "<ORIGIN_START>",
+                "(0,0)",
+                "<ORIGIN_END>",
+                "<TARGET_START>",
+                "(0,0)",
+                "<TARGET_END>",
+                "<PATH_START>",
+                "(0,0)",
+                "<PATH_END>",
+            ],
             3,
         )
 

@@ -262,7 +262,11 @@ def walls_to_connections(walls: np.ndarray) -> np.ndarray:
 
 
 def dfs_connections(
-    size: int, count: int, rng: np.random.Generator, *, roots: np.ndarray | None = None,
+    size: int,
+    count: int,
+    rng: np.random.Generator,
+    *,
+    roots: np.ndarray | None = None,
     uniforms: np.ndarray | None = None,
 ) -> np.ndarray:
     """Carve ``count`` perfect mazes at once with a randomized depth-first search.
@@ -463,7 +467,9 @@ def generate_dfs(size: int, count: int, rng: np.random.Generator) -> MazeBatch:
 # --------------------------------------------------------------------------------------------------
 
 
-def bfs_distances(connections: np.ndarray, sources: np.ndarray, targets: np.ndarray | None = None) -> np.ndarray:
+def bfs_distances(
+    connections: np.ndarray, sources: np.ndarray, targets: np.ndarray | None = None
+) -> np.ndarray:
     """Breadth-first distances (in steps) from each maze's source cell, all mazes at once.
 
     Args:
@@ -496,7 +502,12 @@ def bfs_distances(connections: np.ndarray, sources: np.ndarray, targets: np.ndar
             if done.mean() > 0.25:
                 keep = ~done
                 live, down, right, frontier, seen, tgt = (
-                    live[keep], down[keep], right[keep], frontier[keep], seen[keep], tgt[keep]
+                    live[keep],
+                    down[keep],
+                    right[keep],
+                    frontier[keep],
+                    seen[keep],
+                    tgt[keep],
                 )
         if not frontier.any():
             break
@@ -514,7 +525,9 @@ def bfs_distances(connections: np.ndarray, sources: np.ndarray, targets: np.ndar
     return dist
 
 
-def shortest_paths(connections: np.ndarray, starts: np.ndarray, goals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def shortest_paths(
+    connections: np.ndarray, starts: np.ndarray, goals: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """One BFS shortest path per maze, batched.
 
     Walking back from the goal, ties between equally short predecessors are broken in the order up,

@@ -22,7 +22,7 @@ def _trace(canvas_marks: np.ndarray, path: np.ndarray, bit: int) -> None:
     """Set ``bit`` on every cell of ``path`` and between consecutive 4-adjacent cells, in the
     ``(2n+1, 2n+1)`` canvas coordinates (cell ``(r, c)`` sits at ``(2r+1, 2c+1)``)."""
     size = canvas_marks.shape[0]
-    for (r, c) in path.tolist():
+    for r, c in path.tolist():
         if 0 <= 2 * r + 1 < size and 0 <= 2 * c + 1 < size:
             canvas_marks[2 * r + 1, 2 * c + 1] |= bit
     for (r1, c1), (r2, c2) in zip(path[:-1].tolist(), path[1:].tolist()):
@@ -123,7 +123,9 @@ def plot_maze(
     handles = []
     p = _as_path(compare)
     if len(p):
-        (line,) = ax.plot(p[:, 1] + 0.12, p[:, 0] + 0.12, "--", color="tab:orange", linewidth=2.5, label=labels[1])
+        (line,) = ax.plot(
+            p[:, 1] + 0.12, p[:, 0] + 0.12, "--", color="tab:orange", linewidth=2.5, label=labels[1]
+        )
         handles.append(line)
     p = _as_path(path)
     if len(p):

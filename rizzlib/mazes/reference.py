@@ -115,7 +115,9 @@ def bfs_path_reference(connections: np.ndarray, start: Cell, goal: Cell) -> list
 def is_spanning_tree_reference(connections: np.ndarray) -> bool:
     """True when the open passages connect all ``n^2`` cells with exactly ``n^2 - 1`` of them."""
     n = connections.shape[1]
-    return int(np.sum(connections)) == n * n - 1 and len(bfs_distances_reference(connections, (0, 0))) == n * n
+    return (
+        int(np.sum(connections)) == n * n - 1 and len(bfs_distances_reference(connections, (0, 0))) == n * n
+    )
 
 
 def astar_plan_reference(walls: np.ndarray, start: Cell, goal: Cell) -> list[Cell] | None:

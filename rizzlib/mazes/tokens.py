@@ -51,7 +51,14 @@ TARGET_START, TARGET_END = "<TARGET_START>", "<TARGET_END>"
 PATH_START, PATH_END = "<PATH_START>", "<PATH_END>"
 EDGE_END = ";"
 DFS_STRUCTURE = (
-    ADJLIST_START, ADJLIST_END, ORIGIN_START, ORIGIN_END, TARGET_START, TARGET_END, PATH_START, PATH_END,
+    ADJLIST_START,
+    ADJLIST_END,
+    ORIGIN_START,
+    ORIGIN_END,
+    TARGET_START,
+    TARGET_END,
+    PATH_START,
+    PATH_END,
     EDGE_END,
 )
 ASTAR_WORDS = ("start", "goal", "wall", "plan")
@@ -504,7 +511,9 @@ def _astar_ids(mazes: MazeBatch, vocab: Vocab) -> tuple[list[np.ndarray], np.nda
     for i in range(len(mazes)):
         (sr, sc), (gr, gc) = mazes.starts[i], mazes.goals[i]
         wall_rc = np.argwhere(mazes.walls[i])
-        walls = np.stack([np.full(len(wall_rc), w_wall), digit0 + wall_rc[:, 1], digit0 + wall_rc[:, 0]], axis=1)
+        walls = np.stack(
+            [np.full(len(wall_rc), w_wall), digit0 + wall_rc[:, 1], digit0 + wall_rc[:, 0]], axis=1
+        )
         path = mazes.paths[i, : mazes.path_lengths[i]]
         plan = np.stack([np.full(len(path), w_plan), digit0 + path[:, 1], digit0 + path[:, 0]], axis=1)
         head = [bos, w_start, digit0 + sc, digit0 + sr, w_goal, digit0 + gc, digit0 + gr]
@@ -518,4 +527,3 @@ def detokenize(batch: TokenBatch, index: int, size: int) -> Maze:
     """Row ``index`` of a :class:`TokenBatch` back into a :class:`Maze` (inverse of :func:`tokenize`)."""
     row = batch.ids[index, : int(batch.lengths[index])]
     return tokens_to_maze(batch.vocab.decode(row), size)
-
