@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rizzlib.mazes import generate as gen
 from rizzlib.mazes import reference as ref
@@ -282,3 +284,15 @@ def test_split_train_val_has_no_leaks():
     assert not set(a_train.layout_ids.tolist()) & set(a_val.layout_ids.tolist())
     with pytest.raises(ValueError, match="n_val"):
         gen.split_train_val(a, 300)
+
+
+@settings(max_examples=30, deadline=None)
+@given(size=st.integers(3, 30), seed=st.integers(0, 2**32 - 1))
+def test_any_size_gives_trees_with_valid_shortest_paths(size, seed):
+    mazes = gen.generate_dfs(size, 2, rng(seed))
+    for m in mazes:
+        assert ref.is_spanning_tree_reference(m.connections)
+        assert m.start != m.goal
+        assert gen.is_valid_walk(m, m.path)
+        dist = ref.bfs_distances_reference(m.connections, m.start)
+        assert len(m.path) == dist[m.goal] + 1
