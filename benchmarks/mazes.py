@@ -119,7 +119,7 @@ def training_rates(steps: int, n_mazes: int = 512, size: int = 5) -> list[dict]:
         tokens=batch.ids,
         answer=batch.answer_mask,
         valid=batch.padding_mask,
-        size=torch.full((len(batch),), size, dtype=torch.long),
+        size=batch.sizes,
         pad_id=vocab.pad_id,
         stop_id=vocab.answer_end_id,
     )

@@ -27,7 +27,7 @@ def test_tokenize_detokenize_round_trip(kind, size, seed):
     vocab = tok.make_vocab(kind, 10)
     batch = tok.tokenize(mazes, vocab, r)
     for i, m in enumerate(mazes):
-        assert tok.detokenize(batch, i, size) == m
+        assert tok.detokenize(batch, i) == m
         strings = tok.maze_to_tokens(m, r)
         assert vocab.decode(vocab.encode(strings)) == strings
         assert tok.tokens_to_maze(strings, size) == m
@@ -90,7 +90,7 @@ def test_batch_edge_order_is_shuffled_per_sample():
     mazes = gen.stack_mazes([mazes[0], mazes[0]])  # the same maze twice
     batch = tok.tokenize(mazes, tok.dfs_vocab(4), rng(8))
     assert not torch.equal(batch.ids[0], batch.ids[1])
-    assert tok.detokenize(batch, 0, 4) == tok.detokenize(batch, 1, 4)
+    assert tok.detokenize(batch, 0) == tok.detokenize(batch, 1)
 
 
 def test_vocab_sizes_and_ids():
@@ -108,7 +108,7 @@ def test_vocab_sizes_and_ids():
 def test_larger_vocab_encodes_smaller_mazes():
     mazes = gen.generate_dfs(4, 3, rng(9))
     batch = tok.tokenize(mazes, tok.dfs_vocab(8), rng(10))
-    assert all(tok.detokenize(batch, i, 4) == m for i, m in enumerate(mazes))
+    assert all(tok.detokenize(batch, i) == m for i, m in enumerate(mazes))
 
 
 def test_unknown_tokens_and_ids_are_errors():
@@ -175,3 +175,18 @@ def test_trimmed_and_subset():
     assert torch.equal(short.ids, batch.ids[:, : short.ids.shape[1]])
     sub = batch.subset([2, 0])
     assert torch.equal(sub.ids[0], batch.ids[2]) and len(sub) == 2
+
+
+def test_concat_batches_of_several_sizes():
+    vocab = tok.dfs_vocab(6)
+    parts = [tok.tokenize(gen.generate_dfs(n, 3, rng(n)), vocab, rng(20 + n)) for n in (3, 6)]
+    both = tok.concat_batches(parts)
+    assert both.ids.shape == (6, tok.max_seq_len("dfs", 6))
+    assert both.sizes.tolist() == [3, 3, 3, 6, 6, 6]
+    assert torch.all(both.ids[:3, parts[0].ids.shape[1] :] == vocab.pad_id)
+    assert not both.answer_mask[:3, parts[0].ids.shape[1] :].any()
+    for i in range(6):
+        j = i % 3
+        assert tok.detokenize(both, i) == tok.detokenize(parts[i // 3], j)
+    with pytest.raises(ValueError, match="vocabulary"):
+        tok.concat_batches([parts[0], tok.tokenize(gen.generate_dfs(3, 1, rng()), tok.dfs_vocab(3), rng())])

@@ -367,6 +367,8 @@ class TokenBatch:
         prompt_lengths: ``(B,)`` int64, index of the first answer token (``<PATH_START>`` index + 1).
             Constant ``3 n^2 + 6`` for DFS mazes.
         lengths: ``(B,)`` int64, tokens before padding.
+        sizes: ``(B,)`` int64, grid side ``n`` of each maze (batches of several sizes come from
+            :func:`concat_batches`).
         vocab: the :class:`Vocab` used.
     """
 
@@ -374,6 +376,7 @@ class TokenBatch:
     answer_mask: torch.Tensor
     prompt_lengths: torch.Tensor
     lengths: torch.Tensor
+    sizes: torch.Tensor
     vocab: Vocab
 
     @property
@@ -397,6 +400,7 @@ class TokenBatch:
             answer_mask=self.answer_mask[index],
             prompt_lengths=self.prompt_lengths[index],
             lengths=self.lengths[index],
+            sizes=self.sizes[index],
             vocab=self.vocab,
         )
 
@@ -445,6 +449,30 @@ def tokenize(
         answer_mask=torch.from_numpy(answer),
         prompt_lengths=torch.from_numpy(prompt_len.astype(np.int64)),
         lengths=torch.from_numpy(lengths.astype(np.int64)),
+        sizes=torch.full((len(mazes),), n, dtype=torch.int64),
+        vocab=vocab,
+    )
+
+
+def concat_batches(batches: Sequence[TokenBatch]) -> TokenBatch:
+    """Join token batches that share a vocabulary (e.g. several grid sizes), padding every row to
+    the longest padded length among them."""
+    if len(batches) == 0:
+        raise ValueError("batches must contain at least one TokenBatch; got an empty sequence")
+    vocab = batches[0].vocab
+    if any(b.vocab != vocab for b in batches):
+        raise ValueError("batches must share one vocabulary (same kind and grid_size)")
+    t = max(b.ids.shape[1] for b in batches)
+
+    def pad(x: torch.Tensor, value) -> torch.Tensor:
+        return torch.nn.functional.pad(x, (0, t - x.shape[1]), value=value)
+
+    return TokenBatch(
+        ids=torch.cat([pad(b.ids, vocab.pad_id) for b in batches]),
+        answer_mask=torch.cat([pad(b.answer_mask, False) for b in batches]),
+        prompt_lengths=torch.cat([b.prompt_lengths for b in batches]),
+        lengths=torch.cat([b.lengths for b in batches]),
+        sizes=torch.cat([b.sizes for b in batches]),
         vocab=vocab,
     )
 
@@ -523,7 +551,7 @@ def _astar_ids(mazes: MazeBatch, vocab: Vocab) -> tuple[list[np.ndarray], np.nda
     return rows, np.array(prompt_len, dtype=np.int64)
 
 
-def detokenize(batch: TokenBatch, index: int, size: int) -> Maze:
+def detokenize(batch: TokenBatch, index: int) -> Maze:
     """Row ``index`` of a :class:`TokenBatch` back into a :class:`Maze` (inverse of :func:`tokenize`)."""
     row = batch.ids[index, : int(batch.lengths[index])]
-    return tokens_to_maze(batch.vocab.decode(row), size)
+    return tokens_to_maze(batch.vocab.decode(row), int(batch.sizes[index]))
