@@ -35,6 +35,8 @@ MAX_SIZE = 30
 KINDS = ("dfs", "astar")
 #: Searchformer draws this many (start, goal) pairs per wall layout.
 ASTAR_ATTEMPTS = 100
+#: paths are stored as int16 (row, col) pairs: 100k 30x30 paths would take ~1 GB as int64
+PATH_DTYPE = np.int16
 #: DFS mazes are carved this many at a time (memory stays O(chunk * n^2))
 DFS_CHUNK = 1024
 
@@ -111,7 +113,7 @@ class MazeBatch:
         walls: ``(B, n, n)`` bool.
         starts: ``(B, 2)`` int ``(row, col)``.
         goals: ``(B, 2)`` int ``(row, col)``.
-        paths: ``(B, L_max, 2)`` int, padded with ``-1`` after each path's end.
+        paths: ``(B, L_max, 2)`` int16, padded with ``-1`` after each path's end.
         path_lengths: ``(B,)`` int, number of cells in each path (start and goal included).
         layout_ids: ``(B,)`` int, which wall layout a task came from (A* makes many tasks per layout;
             split train/test by layout to avoid leakage). For DFS every maze is its own layout.
@@ -174,7 +176,7 @@ def stack_mazes(mazes: Sequence[Maze]) -> MazeBatch:
     if len(kinds) != 1 or len(sizes) != 1:
         raise ValueError(f"mazes must share one kind and size; got kinds {kinds} and sizes {sizes}")
     lengths = np.array([len(m.path) for m in mazes])
-    paths = np.full((len(mazes), int(lengths.max()), 2), -1, dtype=np.int64)
+    paths = np.full((len(mazes), int(lengths.max()), 2), -1, dtype=PATH_DTYPE)
     for i, m in enumerate(mazes):
         paths[i, : len(m.path)] = m.path
     return MazeBatch(
@@ -448,7 +450,7 @@ def generate_dfs(size: int, count: int, rng: np.random.Generator) -> MazeBatch:
     l_max = max(p.shape[1] for p in paths)
     paths = [np.pad(p, ((0, 0), (0, l_max - p.shape[1]), (0, 0)), constant_values=-1) for p in paths]
     conn, starts, goals = np.concatenate(conns), np.concatenate(starts), np.concatenate(goals)
-    paths, lengths = np.concatenate(paths), np.concatenate(lengths)
+    paths, lengths = np.concatenate(paths).astype(PATH_DTYPE), np.concatenate(lengths)
     return MazeBatch(
         kind="dfs",
         size=n,
@@ -718,7 +720,7 @@ def generate_astar(
         layout_id += 1
     walls_arr = np.stack(walls_out[:b])
     lengths = np.array([len(p) for p in plans[:b]], dtype=np.int64)
-    paths = np.full((b, int(lengths.max()), 2), -1, dtype=np.int64)
+    paths = np.full((b, int(lengths.max()), 2), -1, dtype=PATH_DTYPE)
     for i, p in enumerate(plans[:b]):
         paths[i, : len(p)] = p
     return MazeBatch(

@@ -520,7 +520,7 @@ def _dfs_ids(mazes: MazeBatch, vocab: Vocab, rng: np.random.Generator) -> tuple[
         axis=1,
     )
     l_max = mazes.paths.shape[1]
-    paths = mazes.paths
+    paths = mazes.paths.astype(np.int64)
     answer = first_cell + paths[..., 0] * g + paths[..., 1]
     pos = np.arange(l_max + 1)[None, :]
     answer = np.concatenate([answer, np.zeros((b, 1), dtype=np.int64)], axis=1)
@@ -542,7 +542,7 @@ def _astar_ids(mazes: MazeBatch, vocab: Vocab) -> tuple[list[np.ndarray], np.nda
         walls = np.stack(
             [np.full(len(wall_rc), w_wall), digit0 + wall_rc[:, 1], digit0 + wall_rc[:, 0]], axis=1
         )
-        path = mazes.paths[i, : mazes.path_lengths[i]]
+        path = mazes.paths[i, : mazes.path_lengths[i]].astype(np.int64)
         plan = np.stack([np.full(len(path), w_plan), digit0 + path[:, 1], digit0 + path[:, 0]], axis=1)
         head = [bos, w_start, digit0 + sc, digit0 + sr, w_goal, digit0 + gc, digit0 + gr]
         prompt = np.concatenate([head, walls.reshape(-1), [eos, ps]])
