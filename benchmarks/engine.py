@@ -196,32 +196,63 @@ def actions_for(scene: Scene) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def time_rollout(step, state, actions, batch: int, steps: int, repeats: int) -> dict:
-    """Steps/s of ``step(state, actions) -> state`` scanned ``steps`` times, vmapped over ``batch``
-    identical copies of ``state``; best of ``repeats`` after one compile run."""
-    import jax
-    import jax.numpy as jnp
+class Timer:
+    """A compiled rollout of ``step(state, actions) -> state``: ``steps`` scanned inside one ``jit``,
+    vmapped over ``batch`` identical copies of ``state``. Construction compiles and runs it once."""
 
-    states = jax.tree.map(lambda x: jnp.repeat(jnp.asarray(x)[None], batch, axis=0), state)
-    acts = jnp.repeat(jnp.asarray(actions)[None], batch, axis=0)
+    def __init__(self, step, state, actions, batch: int, steps: int):
+        import jax
+        import jax.numpy as jnp
 
-    @jax.jit
-    def roll(s):
-        def body(carry, _):
-            return jax.vmap(step)(carry, acts), None
+        self.batch, self.steps = batch, steps
+        self.states = jax.tree.map(lambda x: jnp.repeat(jnp.asarray(x)[None], batch, axis=0), state)
+        acts = jnp.repeat(jnp.asarray(actions)[None], batch, axis=0)
 
-        return jax.lax.scan(body, s, None, length=steps)[0]
+        @jax.jit
+        def roll(s):
+            def body(carry, _):
+                return jax.vmap(step)(carry, acts), None
 
-    t0 = time.perf_counter()
-    jax.block_until_ready(roll(states))
-    compile_s = time.perf_counter() - t0
-    best = math.inf
-    for _ in range(repeats):
+            return jax.lax.scan(body, s, None, length=steps)[0]
+
+        self.roll = roll
         t0 = time.perf_counter()
-        out = jax.block_until_ready(roll(states))
-        best = min(best, time.perf_counter() - t0)
-    finite = bool(all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(out) if np.asarray(x).dtype.kind == "f"))
-    return {"sps": batch * steps / best, "compile_s": compile_s, "finite": finite}
+        out = jax.block_until_ready(roll(self.states))
+        self.compile_s = time.perf_counter() - t0
+        floats = [np.asarray(x) for x in jax.tree.leaves(out) if np.asarray(x).dtype.kind == "f"]
+        self.finite = bool(all(np.isfinite(x).all() for x in floats))
+        self.best_s = math.inf
+
+    def run(self) -> float:
+        """Time one rollout; returns its wall time in s and keeps the best."""
+        import jax
+
+        t0 = time.perf_counter()
+        jax.block_until_ready(self.roll(self.states))
+        dt = time.perf_counter() - t0
+        self.best_s = min(self.best_s, dt)
+        return dt
+
+    def result(self) -> dict:
+        return {"sps": self.batch * self.steps / self.best_s, "compile_s": self.compile_s, "finite": self.finite}
+
+
+def time_rollout(step, state, actions, batch: int, steps: int, repeats: int) -> dict:
+    """Steps/s (best of ``repeats`` after the compile run), compile time and a finiteness flag."""
+    timer = Timer(step, state, actions, batch, steps)
+    for _ in range(repeats):
+        timer.run()
+    return timer.result()
+
+
+def time_side_by_side(engines: dict, scene: Scene, batch: int, steps: int, repeats: int) -> dict:
+    """Time several engines on one scene, alternating their runs so that a change in machine load
+    during the measurement hits both alike. ``engines``: name -> builder(scene) -> (step, state)."""
+    timers = {k: Timer(*build(scene), actions_for(scene), batch, steps) for k, build in engines.items()}
+    for _ in range(repeats):
+        for t in timers.values():
+            t.run()
+    return {k: t.result() for k, t in timers.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,19 +303,6 @@ def peer_version() -> str:
     import importlib.metadata
 
     return importlib.metadata.version("jax2d")
-
-
-def run_peer(scenes: list[str], batches: list[int], steps: int, repeats: int) -> list[dict]:
-    out = []
-    for name in scenes:
-        scene = SCENES[name]()
-        step, state = build_peer(scene)
-        for b in batches:
-            r = time_rollout(step, state, actions_for(scene), b, steps, repeats)
-            out.append({"scene": name, "batch": b, **r})
-            print(f"  peer  {name:9s} batch {b:5d}: {r['sps']:12,.0f} steps/s (compile {r['compile_s']:.1f} s)",
-                  file=sys.stderr, flush=True)
-    return out
 
 
 def ensure_peer_venv(path: Path) -> Path:
@@ -347,16 +365,17 @@ def build_ours(scene: Scene):
     return step, state
 
 
-def run_ours(scenes: list[str], batches: list[int], steps: int, repeats: int) -> list[dict]:
-    out = []
+def run(engines: dict, scenes: list[str], batches: list[int], steps: int, repeats: int) -> dict[str, list[dict]]:
+    """Per engine name, a list of {scene, batch, sps, compile_s, finite}; engines timed side by side."""
+    out: dict[str, list[dict]] = {k: [] for k in engines}
     for name in scenes:
         scene = SCENES[name]()
-        step, state = build_ours(scene)
         for b in batches:
-            r = time_rollout(step, state, actions_for(scene), b, steps, repeats)
-            out.append({"scene": name, "batch": b, **r})
-            print(f"  ours  {name:9s} batch {b:5d}: {r['sps']:12,.0f} steps/s (compile {r['compile_s']:.1f} s)",
-                  file=sys.stderr, flush=True)
+            res = time_side_by_side(engines, scene, b, steps, repeats)
+            for k, r in res.items():
+                out[k].append({"scene": name, "batch": b, **r})
+                print(f"  {k:5s} {name:9s} batch {b:5d}: {r['sps']:12,.0f} steps/s (compile {r['compile_s']:.1f} s)",
+                      file=sys.stderr, flush=True)
     return out
 
 
@@ -410,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--steps and --repeats must be >= 1; got {steps}, {repeats}")
 
     if args.peer_worker:  # child process in the peer's environment: JSON on stdout, log on stderr
-        results = run_peer(args.scenes, batches, steps, repeats)
+        results = run({"peer": build_peer}, args.scenes, batches, steps, repeats)["peer"]
         json.dump({"results": results, "version": peer_version()}, sys.stdout)
         return 0
 
@@ -427,13 +446,15 @@ def main(argv: list[str] | None = None) -> int:
                 where = "same process"
             except ImportError:
                 print("jax2d is not importable here; pass --peer-venv PATH to run it in its own venv", file=sys.stderr)
-        if where == "same process":
-            peer, version = run_peer(args.scenes, batches, steps, repeats), peer_version()
-        elif args.peer_venv is not None:
+        if args.peer_venv is not None:
             python = ensure_peer_venv(args.peer_venv)
             peer, version = run_peer_subprocess(python, args.scenes, batches, steps, repeats)
             where = f"subprocess in {args.peer_venv}"
-    ours = run_ours(args.scenes, batches, steps, repeats)
+    if where == "same process":  # alternate the two engines' timed runs
+        both = run({"ours": build_ours, "peer": build_peer}, args.scenes, batches, steps, repeats)
+        ours, peer, version = both["ours"], both["peer"], peer_version()
+    else:
+        ours = run({"ours": build_ours}, args.scenes, batches, steps, repeats)["ours"]
     rows = merge(ours, peer)
     print(f"\nrizzlib.jax2d vs jax2d {version or '(not run)'} ({where}); physics steps/s, T={steps}, best of {repeats}")
     print(format_table(rows))
