@@ -30,7 +30,7 @@ class PrimerConfig:
     gpt_layers: int = 2
     gpt_dim: int = 64
     gpt_heads: int = 4
-    gpt_steps: int = 1500
+    gpt_steps: int = 1000
     gpt_seq: int = 6
     gpt_batch: int = 64
     seed: int = 0

@@ -65,7 +65,9 @@ def tiny_gpt2(n_layer: int, n_embd: int, n_head: int, n_positions: int, vocab_si
         vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd, n_layer=n_layer, n_head=n_head,
         bos_token_id=SEP, eos_token_id=SEP, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
     )
-    return GPT2LMHeadModel(config)
+    model = GPT2LMHeadModel(config)
+    model.loss_type = "ForCausalLM"  # name the loss; transformers warns when it has to guess
+    return model
 
 
 @torch.no_grad()
