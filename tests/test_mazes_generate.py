@@ -151,9 +151,11 @@ def test_astar_tie_break_on_an_empty_3x3_grid():
     expected = [(0, 0), (0, 1), (0, 2), (1, 2), (2, 2)]
     assert gen.astar_plan(walls, (0, 0), (2, 2)).tolist() == [list(c) for c in expected]
     assert ref.astar_plan_reference(walls, (0, 0), (2, 2)) == expected
-    # and backwards: children go (r+1, c) first, so the plan leaves (2,2) ... via row-major ties
-    back = gen.astar_plan(walls, (2, 2), (0, 0)).tolist()
-    assert back == [list(c) for c in ref.astar_plan_reference(walls, (2, 2), (0, 0))]
+    # Backwards: pop (2,2) -> open (1,2) [idx 5], (2,1) [7]; pop (1,2) -> open (0,2) [2], (1,1) [4];
+    # pop (0,2) -> open (0,1) [1]; pop (0,1) -> open (0,0) [0]; pop (0,0) = goal.
+    back = [(2, 2), (1, 2), (0, 2), (0, 1), (0, 0)]
+    assert gen.astar_plan(walls, (2, 2), (0, 0)).tolist() == [list(c) for c in back]
+    assert ref.astar_plan_reference(walls, (2, 2), (0, 0)) == back
 
 
 def test_astar_plan_matches_reference_on_random_layouts():
