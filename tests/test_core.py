@@ -135,7 +135,7 @@ def test_glue_writes_myst_nb_output(monkeypatch):
     assert glue_mod.glue("speed", "1.5x") == "1.5x"
     data, metadata = shown[0]
     assert metadata["scrapbook"] == {"name": "speed", "mime_prefix": glue_mod.GLUE_PREFIX}
-    assert data[glue_mod.GLUE_PREFIX + "text/plain"] == "'1.5x'"
+    assert data[glue_mod.GLUE_PREFIX + "text/plain"] == "1.5x"
 
 
 def test_animate_frames_makes_a_player_and_rejects_bad_frames():

@@ -17,7 +17,10 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     from IPython.core.formatters import format_display_data
     from IPython.display import display as ipy_display
 
-    mimebundle, metadata = format_display_data(value)
+    if isinstance(value, str):  # show text as written, not as its repr with quotes
+        mimebundle, metadata = {"text/plain": value}, {}
+    else:
+        mimebundle, metadata = format_display_data(value)
     prefix = "" if display else GLUE_PREFIX
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
     ipy_display({prefix + k: v for k, v in mimebundle.items()}, raw=True, metadata=metadata)
