@@ -190,3 +190,30 @@ def test_concat_batches_of_several_sizes():
         assert tok.detokenize(both, i) == tok.detokenize(parts[i // 3], j)
     with pytest.raises(ValueError, match="vocabulary"):
         tok.concat_batches([parts[0], tok.tokenize(gen.generate_dfs(3, 1, rng()), tok.dfs_vocab(3), rng())])
+
+
+def test_format_matches_maze_dataset_when_installed():
+    """maze-dataset's own AOTP_UT_rasterized tokens, with its '<-->' connector dropped, parse into
+    the same maze (passages, endpoints, path) with our tokenizer."""
+    pytest.importorskip("maze_dataset")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from maze_dataset.generation import LatticeMazeGenerators
+        from maze_dataset.maze.lattice_maze import SolvedMaze
+        from maze_dataset.tokenization import MazeTokenizer, TokenizationMode
+
+    n = 5
+    tokenizer = MazeTokenizer(tokenization_mode=TokenizationMode.AOTP_UT_rasterized, max_grid_size=n)
+    r = rng(30)
+    for _ in range(5):
+        lattice = LatticeMazeGenerators.gen_dfs(np.array([n, n]))
+        start, goal = (tuple(int(v) for v in divmod(c, n)) for c in r.choice(n * n, size=2, replace=False))
+        solved = SolvedMaze.from_lattice_maze(lattice, lattice.find_shortest_path(start, goal))
+        theirs = [t for t in solved.as_tokens(tokenizer) if t != "<-->"]
+        ours = tok.tokens_to_maze(theirs, n)
+        np.testing.assert_array_equal(ours.connections, lattice.connection_list)
+        assert ours.start == start and ours.goal == goal
+        assert ours == gen.make_maze("dfs", lattice.connection_list, start, goal)
+        assert len(theirs) == 3 * n * n + 7 + len(ours.path)
