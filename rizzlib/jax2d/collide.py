@@ -10,10 +10,13 @@ Every function works on one pair and is vmapped by :mod:`rizzlib.jax2d.contacts`
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import jax
 import jax.numpy as jnp
 from flax import struct
 
-from rizzlib.jax2d.math2d import cross, dot, right_perp, safe_normalize
+from rizzlib.jax2d.math2d import dot, right_perp, safe_normalize
 
 #: separation reported for a missing second point (circles have one point)
 FAR = 1.0e6
@@ -57,16 +60,39 @@ def collide_circles(pos_a, radius_a, pos_b, radius_b) -> Contact:
     return Contact(normal=normal, penetration=penetration, point=point, active=penetration > 0.0)
 
 
-def _faces(verts: jnp.ndarray, n: jnp.ndarray | int | None):
-    """Face start vertices, end vertices, outward unit normals and a validity mask, each (V, ...)."""
+class Faces(NamedTuple):
+    """A polygon's faces in the world frame: face i runs from ``start[i]`` to ``end[i]``."""
+
+    start: jnp.ndarray  # (V, 2) = the vertices
+    end: jnp.ndarray  # (V, 2)
+    normal: jnp.ndarray  # (V, 2) outward unit normals
+    valid: jnp.ndarray  # (V,) bool, i < n_vertices
+
+
+def polygon_faces(verts, n_vertices=None) -> Faces:
+    """:class:`Faces` of a counter-clockwise polygon (V, 2) whose first ``n_vertices`` slots are used."""
+    verts = jnp.asarray(verts)
     v = verts.shape[0]
-    n = v if n is None else n
+    n = v if n_vertices is None else n_vertices
     idx = jnp.arange(v)
-    valid = idx < n
-    nxt = jnp.where(idx + 1 < n, idx + 1, 0)
-    v2 = verts[nxt]
-    normals, _ = safe_normalize(right_perp(v2 - verts))
-    return verts, v2, normals, valid
+    end = jnp.where((idx + 1 < n)[:, None], jnp.roll(verts, -1, axis=0), verts[0][None, :])
+    normals, _ = safe_normalize(right_perp(end - verts))
+    return Faces(verts, end, normals, idx < n)
+
+
+def _pick(mask, arr):
+    """arr[i] for the one index where ``mask`` (V,) is True (a select, cheaper than a gather)."""
+    return jnp.sum(jnp.where(mask.reshape(mask.shape + (1,) * (arr.ndim - 1)), arr, 0), axis=0)
+
+
+def _separation(fa: Faces, fb: Faces):
+    """(max separation, one-hot of the face of A attaining it) over A's face normals."""
+    proj = jnp.einsum("ik,ijk->ij", fa.normal, fb.start[None, :, :] - fa.start[:, None, :])  # (Va, Vb)
+    sep = jnp.min(jnp.where(fb.valid[None, :], proj, -_NEG), axis=1)
+    sep = jnp.where(fa.valid, sep, _NEG)
+    best = jnp.max(sep)
+    face = jnp.argmax(sep)
+    return best, jnp.arange(sep.shape[0]) == face, face
 
 
 def polygon_separation(verts_a, verts_b, n_vertices_a=None, n_vertices_b=None):
@@ -84,15 +110,8 @@ def polygon_separation(verts_a, verts_b, n_vertices_a=None, n_vertices_b=None):
     Returns:
         (max_separation (), face_index () int): the best face of A and its separation, m.
     """
-    verts_a, verts_b = jnp.asarray(verts_a), jnp.asarray(verts_b)
-    a1, _, normals, valid = _faces(verts_a, n_vertices_a)
-    nb = verts_b.shape[0] if n_vertices_b is None else n_vertices_b
-    valid_b = jnp.arange(verts_b.shape[0]) < nb
-    proj = jnp.einsum("ik,ijk->ij", normals, verts_b[None, :, :] - a1[:, None, :])  # (Va, Vb)
-    sep = jnp.min(jnp.where(valid_b[None, :], proj, -_NEG), axis=1)
-    sep = jnp.where(valid, sep, _NEG)
-    face = jnp.argmax(sep)
-    return sep[face], face
+    best, _, face = _separation(polygon_faces(verts_a, n_vertices_a), polygon_faces(verts_b, n_vertices_b))
+    return best, face
 
 
 def collide_polygon_circle(verts_a, n_vertices_a, pos_b, radius_b):
@@ -101,10 +120,15 @@ def collide_polygon_circle(verts_a, n_vertices_a, pos_b, radius_b):
     Returns:
         (normal (2,) A->B, separation (2,) with the unused second point at FAR, point (2, 2), feature ()).
     """
-    a1, a2, normals, valid = _faces(verts_a, n_vertices_a)
-    s = jnp.where(valid, dot(normals, pos_b[None, :] - a1), _NEG)
+    return collide_faces_circle(polygon_faces(verts_a, n_vertices_a), pos_b, radius_b)
+
+
+def collide_faces_circle(fa: Faces, pos_b, radius_b):
+    """:func:`collide_polygon_circle` on precomputed :class:`Faces`."""
+    s = jnp.where(fa.valid, dot(fa.normal, pos_b[None, :] - fa.start), _NEG)
     i = jnp.argmax(s)
-    sep_face, n_face, v1, v2 = s[i], normals[i], a1[i], a2[i]
+    hot = jnp.arange(s.shape[0]) == i
+    sep_face, n_face, v1, v2 = jnp.max(s), _pick(hot, fa.normal), _pick(hot, fa.start), _pick(hot, fa.end)
     # outside the face but beyond one of its ends: the closest feature is a vertex
     outside = sep_face > 1e-6
     u1 = dot(pos_b - v1, v2 - v1)
@@ -147,40 +171,38 @@ def collide_polygons(verts_a, n_vertices_a, verts_b, n_vertices_b):
     3. Clip the incident face to the reference face's side planes; each clipped vertex is a contact
        point with its own separation from the reference face (Box2D's per-point separations).
 
-    Returns:
-        (normal (2,) A->B, separation (2,), point (2, 2), feature () int).
-    """
-    sep_a, face_a = polygon_separation(verts_a, verts_b, n_vertices_a, n_vertices_b)
-    sep_b, face_b = polygon_separation(verts_b, verts_a, n_vertices_b, n_vertices_a)
-    flip = sep_b > sep_a + REFERENCE_FACE_HYSTERESIS
-    ref = jnp.where(flip, verts_b, verts_a)
-    inc = jnp.where(flip, verts_a, verts_b)
-    n_ref = jnp.where(flip, n_vertices_b, n_vertices_a)
-    n_inc = jnp.where(flip, n_vertices_a, n_vertices_b)
-    i = jnp.where(flip, face_b, face_a)
+    Args:
+        verts_a, verts_b: (V, 2) world vertices, counter-clockwise, m.  n_vertices_*: used slots.
 
-    r1, r2, r_normals, _ = _faces(ref, n_ref)
-    normal, v1, v2 = r_normals[i], r1[i], r2[i]
-    i1, i2, i_normals, i_valid = _faces(inc, n_inc)
-    j = jnp.argmin(jnp.where(i_valid, dot(i_normals, normal[None, :]), -_NEG))
+    Returns:
+        (normal (2,) A->B, separation (2,) m, point (2, 2) m, feature () int).
+    """
+    return collide_faces(polygon_faces(verts_a, n_vertices_a), polygon_faces(verts_b, n_vertices_b))
+
+
+def collide_faces(fa: Faces, fb: Faces):
+    """:func:`collide_polygons` on precomputed :class:`Faces` (both with the same V)."""
+    sep_a, hot_a, face_a = _separation(fa, fb)
+    sep_b, hot_b, face_b = _separation(fb, fa)
+    flip = sep_b > sep_a + REFERENCE_FACE_HYSTERESIS
+    ref = jax.tree.map(lambda a, b: jnp.where(flip, b, a), fa, fb)
+    inc = jax.tree.map(lambda a, b: jnp.where(flip, a, b), fa, fb)
+    hot = jnp.where(flip, hot_b, hot_a)
+    normal, v1, v2 = _pick(hot, ref.normal), _pick(hot, ref.start), _pick(hot, ref.end)
+    facing = jnp.where(inc.valid, dot(inc.normal, normal[None, :]), -_NEG)
+    j = jnp.argmin(facing)
+    inc_hot = jnp.arange(facing.shape[0]) == j
     tangent, length = safe_normalize(v2 - v1)
-    p1, p2, ok = _clip_segment(i1[j], i2[j], v1, tangent, length)
+    p1, p2, ok = _clip_segment(_pick(inc_hot, inc.start), _pick(inc_hot, inc.end), v1, tangent, length)
     pts = jnp.stack([p1, p2])
     seps = dot(pts - v1[None, :], normal[None, :])
     seps = jnp.where(ok, seps, FAR)
     points = pts - 0.5 * seps[:, None] * normal[None, :]
-    v = verts_a.shape[0]
-    feature = flip.astype(jnp.int32) * v * v + i * v + j
+    v = fa.start.shape[0]
+    feature = flip.astype(jnp.int32) * v * v + jnp.where(flip, face_b, face_a) * v + j
     return jnp.where(flip, -normal, normal), seps, points, feature
 
 
 def polygon_normals(verts, n_vertices=None):
     """(V, 2) outward unit face normals of a counter-clockwise polygon (unused slots: garbage)."""
-    return _faces(jnp.asarray(verts), n_vertices)[2]
-
-
-def is_counter_clockwise(verts) -> jnp.ndarray:
-    """True when every consecutive edge turns left (strictly convex, counter-clockwise)."""
-    v = jnp.asarray(verts)
-    e = jnp.roll(v, -1, axis=0) - v
-    return jnp.all(cross(e, jnp.roll(e, -1, axis=0)) > 0.0)
+    return polygon_faces(verts, n_vertices).normal

@@ -15,7 +15,11 @@ import jax.numpy as jnp
 from rizzlib.jax2d.contacts import Bodies
 from rizzlib.jax2d.impulses import clamp_friction, effective_mass_inverse, normal_impulse
 from rizzlib.jax2d.math2d import cross, cross_sv, dot, right_perp, safe_inverse
+from rizzlib.jax2d.pairs import PairSchedule
 from rizzlib.jax2d.types import Manifold, SimParams
+
+#: unroll the scan over rounds (XLA then fuses across rounds; compile time grows with R)
+UNROLL_ROUNDS = 1
 
 
 class ContactConstraints(NamedTuple):
@@ -109,54 +113,69 @@ def relax_target(cons: ContactConstraints, v, w, params: SimParams):
     return jnp.where(s_now > 0.0, -s_now / params.dt, 0.0)
 
 
-def _solve_round(friction: bool):
-    def body(carry, xs):
-        v, w = carry
-        c, target, mask, acc_n, acc_t = xs
-        va, wa, vb, wb = v[c.ia], w[c.ia], v[c.ib], w[c.ib]
-        ima, iia = c.inv_mass_a[:, None], c.inv_inertia_a
-        imb, iib = c.inv_mass_b[:, None], c.inv_inertia_b
+def _solve_round(friction: bool, slots: int, point_slots: tuple[int, int]):
+    """Scan body for one round. Point k is solved on the first ``point_slots[k]`` slots only: the
+    schedule puts polygon-polygon pairs (the only ones with a second point) first and the padding
+    pair last, so the skipped slots never hold a contact."""
 
-        def apply(impulse, ra, rb, va, wa, vb, wb):
-            return (
-                va - ima * impulse,
-                wa - iia * cross(ra, impulse),
-                vb + imb * impulse,
-                wb + iib * cross(rb, impulse),
+    def body(rows, xs):
+        step_idx, c, target, mask, acc_n, acc_t = xs
+        rows = rows[step_idx]  # (2S, 3): [v_x, v_y, w] of this round's A bodies, then B bodies
+        vel = [rows[:slots, :2], rows[:slots, 2], rows[slots:, :2], rows[slots:, 2]]  # va, wa, vb, wb
+
+        def solve_point(k, direction, vel, acc_in, impulse_fn):
+            m = point_slots[k]
+            va, wa, vb, wb = (x[:m] for x in vel)
+            ra, rb = c.r_a[:m, k], c.r_b[:m, k]
+            dv = vb + cross_sv(wb, rb) - va - cross_sv(wa, ra)
+            acc, d = impulse_fn(dot(dv, direction[:m]), m)
+            on = mask[:m, k]
+            d = jnp.where(on, d, 0.0)
+            acc = jnp.where(on, acc, acc_in[:m, k])
+            p = d[:, None] * direction[:m]
+            new = (
+                va - c.inv_mass_a[:m, None] * p,
+                wa - c.inv_inertia_a[:m] * cross(ra, p),
+                vb + c.inv_mass_b[:m, None] * p,
+                wb + c.inv_inertia_b[:m] * cross(rb, p),
             )
-
-        def rel_vel(k, va, wa, vb, wb):
-            return vb + cross_sv(wb, c.r_b[:, k]) - va - cross_sv(wa, c.r_a[:, k])
+            if m < slots:
+                new = tuple(jnp.concatenate([x, old[m:]], 0) for x, old in zip(new, vel))
+                acc = jnp.concatenate([acc, acc_in[m:, k]], 0)
+            return list(new), acc
 
         new_n = []
         for k in range(2):
-            vn = dot(rel_vel(k, va, wa, vb, wb), c.normal)
-            acc, d = normal_impulse(vn, c.normal_mass[:, k], target[:, k], acc_n[:, k])
-            d = jnp.where(mask[:, k], d, 0.0)
-            new_n.append(jnp.where(mask[:, k], acc, acc_n[:, k]))
-            va, wa, vb, wb = apply(d[:, None] * c.normal, c.r_a[:, k], c.r_b[:, k], va, wa, vb, wb)
+            fn = lambda vn, m, k=k: normal_impulse(vn, c.normal_mass[:m, k], target[:m, k], acc_n[:m, k])  # noqa: E731
+            vel, acc = solve_point(k, c.normal, vel, acc_n, fn)
+            new_n.append(acc)
         acc_n = jnp.stack(new_n, -1)
         if friction:
             tangent = right_perp(c.normal)
             new_t = []
             for k in range(2):
-                vt = dot(rel_vel(k, va, wa, vb, wb), tangent)
-                acc, d = clamp_friction(acc_t[:, k], -c.tangent_mass[:, k] * vt, c.friction, acc_n[:, k])
-                d = jnp.where(mask[:, k], d, 0.0)
-                new_t.append(jnp.where(mask[:, k], acc, acc_t[:, k]))
-                va, wa, vb, wb = apply(d[:, None] * tangent, c.r_a[:, k], c.r_b[:, k], va, wa, vb, wb)
+                fn = lambda vt, m, k=k: clamp_friction(  # noqa: E731
+                    acc_t[:m, k], -c.tangent_mass[:m, k] * vt, c.friction[:m], acc_n[:m, k]
+                )
+                vel, acc = solve_point(k, tangent, vel, acc_t, fn)
+                new_t.append(acc)
             acc_t = jnp.stack(new_t, -1)
-        v = v.at[c.ia].set(va).at[c.ib].set(vb)
-        w = w.at[c.ia].set(wa).at[c.ib].set(wb)
-        return (v, w), (acc_n, acc_t)
+        va, wa, vb, wb = vel
+        rows = jnp.concatenate([jnp.concatenate([va, wa[:, None]], 1), jnp.concatenate([vb, wb[:, None]], 1)], 0)
+        return rows, (acc_n, acc_t)
 
     return body
 
 
-def solve_contacts(cons: ContactConstraints, target, mask, acc_n, acc_t, v, w, friction: bool = True):
+def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, acc_n, acc_t, v, w, friction: bool = True):
     """One Gauss-Seidel sweep over all contact points, round by round.
 
+    The velocity rows are kept in each round's order ([A bodies, B bodies], see
+    :class:`~rizzlib.jax2d.pairs.PairSchedule`), so a round is one gather, slices and elementwise
+    maths, with no scatter.
+
     Args:
+        sched: the static pair schedule (its ``steps`` and ``back`` permutations).
         target: (R, S, 2) target normal velocities, m/s.  mask: (R, S, 2) points to solve.
         acc_n, acc_t: (R, S, 2) accumulated impulses, N s.  v: (N+1, 2), w: (N+1,) velocities.
         friction: also solve the tangent constraints (off for the restitution pass).
@@ -164,7 +183,14 @@ def solve_contacts(cons: ContactConstraints, target, mask, acc_n, acc_t, v, w, f
     Returns:
         (v, w, acc_n, acc_t).
     """
-    (v, w), (acc_n, acc_t) = jax.lax.scan(
-        _solve_round(friction), (v, w), (cons, target, mask, acc_n, acc_t)
+    slots = sched.num_slots
+    n = 2 * slots  # bodies taking part in rounds (includes the padding body when N is odd)
+    rows = jnp.concatenate([v[:n], w[:n, None]], 1)
+    rows, (acc_n, acc_t) = jax.lax.scan(
+        _solve_round(friction, slots, sched.point_slots), rows, (jnp.asarray(sched.steps), cons, target, mask, acc_n, acc_t),
+        unroll=UNROLL_ROUNDS,
     )
+    rows = rows[jnp.asarray(sched.back)]
+    v = v.at[:n].set(rows[:, :2])
+    w = w.at[:n].set(rows[:, 2])
     return v, w, acc_n, acc_t

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rizzlib.jax2d.collide import FAR, collide_circles, collide_polygon_circle, collide_polygons
+from rizzlib.jax2d.collide import FAR, collide_circles, collide_faces, collide_faces_circle, polygon_faces
 from rizzlib.jax2d.math2d import cross_sv, dot, rotate
 from rizzlib.jax2d.pairs import pair_schedule
 from rizzlib.jax2d.types import CollisionMode, Manifold, SimParams, SimState, StaticConfig
@@ -95,18 +95,14 @@ def _raw_contacts(state: SimState, static: StaticConfig):
     p = static.num_polygons
     poly, circ = state.polygon, state.circle
     parts = []
+    if len(sched.pp) or len(sched.pc):
+        faces = jax.vmap(polygon_faces)(world_vertices(state), poly.n_vertices)  # once per polygon
+        pick = lambda idx: jax.tree.map(lambda x: x[idx], faces)  # noqa: E731
     if len(sched.pp):
-        wv = world_vertices(state)
-        a, b = sched.pp[:, 0], sched.pp[:, 1]
-        parts.append(
-            jax.vmap(collide_polygons)(wv[a], poly.n_vertices[a], wv[b], poly.n_vertices[b])
-        )
+        parts.append(jax.vmap(collide_faces)(pick(sched.pp[:, 0]), pick(sched.pp[:, 1])))
     if len(sched.pc):
-        wv = world_vertices(state)
         a, b = sched.pc[:, 0], sched.pc[:, 1] - p
-        parts.append(
-            jax.vmap(collide_polygon_circle)(wv[a], poly.n_vertices[a], circ.position[b], circ.radius[b])
-        )
+        parts.append(jax.vmap(collide_faces_circle)(pick(a), circ.position[b], circ.radius[b]))
     if len(sched.cc):
         a, b = sched.cc[:, 0] - p, sched.cc[:, 1] - p
         c = jax.vmap(collide_circles)(circ.position[a], circ.radius[a], circ.position[b], circ.radius[b])

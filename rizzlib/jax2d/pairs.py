@@ -26,6 +26,12 @@ class PairSchedule:
             that puts the per-kind results into schedule order.
         pp, pc, cc: (k, 2) pairs of each kind (polygon-polygon, polygon-circle, circle-circle), as
             (a, b) global indices, in the order they are computed.
+        steps: (R, 2S) during a sweep, round r orders the body rows as [A bodies of its slots, B
+            bodies of its slots]; row k of round r is row steps[r, k] of round r-1 (of the natural
+            order 0..2S-1 for r = 0).
+        back: (2S,) gather from the last round's order back to the natural order.
+        point_slots: (k0, k1): in every round, the first k0 slots hold all real pairs and the first
+            k1 slots all polygon-polygon pairs (the only ones with a second contact point).
     """
 
     body_a: np.ndarray
@@ -34,6 +40,9 @@ class PairSchedule:
     pp: np.ndarray
     pc: np.ndarray
     cc: np.ndarray
+    steps: np.ndarray
+    back: np.ndarray
+    point_slots: tuple[int, int]
 
     @property
     def num_rounds(self) -> int:
@@ -62,6 +71,11 @@ def pair_schedule(num_polygons: int, num_circles: int) -> PairSchedule:
     """The :class:`PairSchedule` for ``num_polygons`` P and ``num_circles`` C (cached)."""
     p, n = num_polygons, num_polygons + num_circles
     rr = round_robin(n)
+    # within a round: polygon-polygon pairs first, then polygon-circle, circle-circle, padding last
+    rank = np.where(rr[..., 1] >= n, 3, np.where(rr[..., 1] < p, 0, np.where(rr[..., 0] < p, 1, 2)))
+    rr = np.take_along_axis(rr, np.argsort(rank, axis=1, kind="stable")[..., None], axis=1)
+    rank = np.sort(rank, axis=1)
+    point_slots = (int((rank < 3).sum(1).max(initial=0)), int((rank == 0).sum(1).max(initial=0)))
     flat = rr.reshape(-1, 2)
     kinds = {"pp": [], "pc": [], "cc": []}
     slots = {"pp": [], "pc": [], "cc": []}
@@ -78,6 +92,13 @@ def pair_schedule(num_polygons: int, num_circles: int) -> PairSchedule:
     for base, kind in ((0, "pp"), (npp, "pc"), (npp + npc, "cc")):
         order[np.asarray(slots[kind], dtype=np.int64)] = base + np.arange(len(slots[kind]))
     order[np.asarray(pad_slots, dtype=np.int64)] = npp + npc + ncc
+    rounds, slots = rr.shape[:2]
+    perm = np.concatenate([rr[..., 0], rr[..., 1]], 1)  # (R, 2S)
+    steps = np.zeros_like(perm)
+    prev_pos = np.arange(2 * slots)
+    for r in range(rounds):
+        steps[r] = prev_pos[perm[r]]
+        prev_pos = np.argsort(perm[r])
     as_pairs = lambda k: np.asarray(kinds[k], dtype=np.int32).reshape(-1, 2)  # noqa: E731
     return PairSchedule(
         body_a=rr[..., 0].copy(),
@@ -86,4 +107,7 @@ def pair_schedule(num_polygons: int, num_circles: int) -> PairSchedule:
         pp=as_pairs("pp"),
         pc=as_pairs("pc"),
         cc=as_pairs("cc"),
+        steps=steps.astype(np.int32),
+        back=prev_pos.astype(np.int32),
+        point_slots=point_slots,
     )
