@@ -1,0 +1,142 @@
+"""The training loop: schedule, determinism, checkpoints, overfitting, and the gpu preset's first step."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rizzlib.mazes.eval import evaluate
+from rizzlib.mazes.generate import generate_dfs
+from rizzlib.mazes.presets import PRESETS, DataConfig, preset
+from rizzlib.mazes.tokens import dfs_vocab, tokenize
+from rizzlib.mazes.train import (
+    TrainConfig,
+    init_model,
+    load_checkpoint,
+    lr_factor,
+    make_datasets,
+    make_optimizer,
+    measure_training_throughput,
+    save_checkpoint,
+    train,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on a busy 2-core machine two OpenMP threads spin-wait and run ~5x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _mazes(size, count, seed=0, vocab_size=None):
+    rng = np.random.default_rng(seed)
+    return tokenize(generate_dfs(size, count, rng), dfs_vocab(vocab_size or size), rng)
+
+
+def test_schedule_warms_up_then_decays_to_lr_over_625():
+    total, warm = 1000, 0.05
+    f = [lr_factor(s, total, warm) for s in range(total + 1)]
+    assert f[0] == pytest.approx(1 / 25)
+    assert f[50] == pytest.approx(1.0)
+    assert f[-1] == pytest.approx(1 / 625)
+    assert all(a <= b for a, b in zip(f[:50], f[1:51])) and all(a >= b for a, b in zip(f[50:], f[51:]))
+
+
+def test_weight_decay_only_on_matrices():
+    model = init_model(PRESETS.smoke.model_config("mlmu", 128))
+    opt = make_optimizer(model, TrainConfig(weight_decay=0.1))
+    decayed, plain = opt.param_groups
+    assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decayed["params"]) and all(p.dim() < 2 for p in plain["params"])
+
+
+@pytest.mark.parametrize("objective", ["mlmu", "ntp"])
+def test_same_seed_same_run_other_seed_other_run(objective):
+    data = _mazes(3, 20)
+    cfg = PRESETS.smoke.model_config(objective, data.vocab.model_size)
+    tc = TrainConfig(steps=4, batch_size=8, seed=3)
+    runs = []
+    for seed in (3, 3, 4):
+        model = init_model(cfg, seed)
+        hist = train(model, data, dataclasses.replace(tc, seed=seed), progress=False)
+        runs.append((hist.loss, model.embed.weight.detach().clone()))
+    assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
+    assert runs[0][0] != runs[2][0]
+
+
+def test_checkpoint_round_trip(tmp_path):
+    data = _mazes(3, 8)
+    model = init_model(PRESETS.smoke.model_config("mlmu", data.vocab.model_size), 0)
+    path = save_checkpoint(model, tmp_path / "m.safetensors", extra={"steps": 7})
+    loaded, extra = load_checkpoint(path)
+    assert extra == {"steps": 7} and loaded.cfg == model.cfg
+    a, b = evaluate(model, data), evaluate(loaded, data)
+    assert np.array_equal(a.predicted, b.predicted)
+
+
+def _overfit(objective, n_mazes, size, steps):
+    data = _mazes(size, n_mazes, seed=1)
+    cfg = dataclasses.replace(PRESETS.smoke, d_model=64, n_blocks=4).model_config(objective, data.vocab.model_size)
+    model = init_model(cfg, 0)
+    tc = TrainConfig(steps=steps, batch_size=n_mazes, lr=3e-3, warmup_frac=0.05, weight_decay=0.0)
+    hist = train(model, data, tc, progress=False)
+    return hist, evaluate(model, data)
+
+
+@pytest.mark.parametrize("objective", ["mlmu", "ntp"])
+def test_both_models_fit_three_tiny_mazes_fast(objective):
+    hist, result = _overfit(objective, 2, 3, 300)
+    assert np.mean(hist.loss[-10:]) < 0.2 * np.mean(hist.loss[:5])
+    assert result.exact.all() and result.solved.all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective", ["mlmu", "ntp"])
+def test_both_models_overfit_ten_mazes(objective):
+    hist, result = _overfit(objective, 10, 5, 1000)
+    assert result.exact.mean() == 1.0 and result.solved.mean() == 1.0
+    assert np.mean(hist.loss[-10:]) < 0.05
+
+
+def test_gpu_preset_builds_and_takes_one_step_on_cpu():
+    cfg = preset("gpu")
+    n = cfg.data.sizes[0]
+    data = _mazes(n, 2)
+    for objective in ("mlmu", "ntp"):
+        model = init_model(cfg.model_config(objective, data.vocab.model_size), 0)
+        assert 7.8e6 < sum(p.numel() for p in model.parameters()) < 8.1e6
+        hist = train(model, data, dataclasses.replace(cfg.train, steps=1, batch_size=2, eval_every=0), progress=False)
+        assert len(hist.loss) == 1 and math.isfinite(hist.loss[0])
+
+
+def test_presets_and_datasets():
+    for _, cfg in PRESETS.items():  # same width and blocks, hence parameter counts within 1 %
+        counts = [sum(p.numel() for p in init_model(cfg.model_config(o, 128)).parameters()) for o in ("mlmu", "ntp")]
+        assert abs(counts[0] - counts[1]) < 0.01 * counts[1]
+    vocab, tr, te = make_datasets(DataConfig(sizes=(3, 4), n_train=30, n_test=5))
+    assert sorted(set(te.sizes.tolist())) == [3, 4] and len(te) == 10
+    assert len(tr) <= 60 and vocab.grid_size == 4
+
+
+def test_throughput_is_positive():
+    data = _mazes(4, 16)
+    tps = measure_training_throughput(PRESETS.smoke.model_config("ntp", data.vocab.model_size), data, batch_size=8, steps=2)
+    assert tps > 0
+
+
+def test_bad_configs_raise():
+    with pytest.raises(ValueError, match="steps"):
+        TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp8")
+    with pytest.raises(ValueError, match="warmup_frac"):
+        TrainConfig(warmup_frac=1.0)
+    with pytest.raises(ValueError, match="sizes"):
+        DataConfig(sizes=(2,))
+    with pytest.raises(ValueError, match="kind"):
+        DataConfig(kind="prim")
