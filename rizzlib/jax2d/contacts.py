@@ -147,6 +147,7 @@ def detect_contacts(state: SimState, bodies: Bodies, params: SimParams, static: 
     approach = jnp.maximum(-dot(vb - va, normal[:, None, :]), 0.0)
     margin = params.speculative_distance + params.dt * approach
     active = pair_ok[:, None] & (seps < margin)
+    seps = jnp.where(pair_ok[:, None], seps, FAR)  # no garbage from inactive slots in the output
     keep = active & prev.active & (prev.feature == feature)[:, None]
     return Manifold(
         body_a=ia,

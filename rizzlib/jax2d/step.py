@@ -8,7 +8,8 @@ Stage order (Box2D v3's single-substep "soft step", with rigid constraints and B
    velocities of the contact points (the approach speeds restitution reflects).
 4. WARM START: apply last step's accumulated contact and joint impulses.
 5. SOLVE: ``num_solver_iterations`` sweeps, each joints then contacts, with position bias.
-6. INTEGRATE POSITIONS: x += v dt, theta += omega dt with the biased velocities.
+6. INTEGRATE POSITIONS: x += v dt, theta += omega dt with the biased velocities; then
+   ``num_position_iterations`` passes that project joint anchors back together.
 7. RELAX: ``num_relax_iterations`` sweeps without bias, so the push-out velocity that corrected
    positions is removed again instead of becoming kinetic energy.
 8. RESTITUTION: one pass setting v_n = -e v_n(before) on impacts faster than the threshold.
@@ -31,6 +32,7 @@ from rizzlib.jax2d.contact_solver import (
 from rizzlib.jax2d.contacts import Bodies, detect_contacts, stack_bodies
 from rizzlib.jax2d.impulses import restitution_velocity
 from rizzlib.jax2d.joint_solver import (
+    correct_joint_positions,
     masked_impulses,
     prepare_joints,
     solve_joints,
@@ -164,6 +166,11 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
     moving = bodies.active
     position = bodies.position + jnp.where(moving[:, None], v * params.dt, 0.0)
     rotation = bodies.rotation + jnp.where(moving, w * params.dt, 0.0)
+
+    if has_joints and static.num_position_iterations > 0:
+        position, rotation = correct_joint_positions(
+            state.joint, jc, position, rotation, static.num_position_iterations
+        )
 
     # RELAX
     if static.num_relax_iterations > 0:

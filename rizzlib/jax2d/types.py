@@ -46,6 +46,7 @@ class StaticConfig:
         num_solver_iterations: velocity iterations with position bias per step.
         num_relax_iterations: velocity iterations without bias after integrating positions
             (Box2D's relax stage; removes the push-out velocity so position correction adds no energy).
+        num_position_iterations: joint position-projection passes after integrating positions.
         do_warm_starting: start each step from the previous step's accumulated impulses.
     """
 
@@ -56,6 +57,7 @@ class StaticConfig:
     max_polygon_vertices: int = 4
     num_solver_iterations: int = 10
     num_relax_iterations: int = 2
+    num_position_iterations: int = 3
     do_warm_starting: bool = True
 
     def __post_init__(self):
@@ -66,6 +68,7 @@ class StaticConfig:
         check_int_range("max_polygon_vertices", self.max_polygon_vertices, 3, 64)
         check_int_range("num_solver_iterations", self.num_solver_iterations, 1, 1000)
         check_int_range("num_relax_iterations", self.num_relax_iterations, 0, 1000)
+        check_int_range("num_position_iterations", self.num_position_iterations, 0, 1000)
 
     @property
     def num_bodies(self) -> int:
