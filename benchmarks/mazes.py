@@ -14,8 +14,8 @@ those two packages): this file is then run there with ``--peer-worker``, importi
 maze_dataset.
 
 Training: tokens per second (real tokens per batch, forward + backward + AdamW step) of the MLM-U
-and next-token models at the same size, on 5x5 DFS mazes, via
-``rizzlib.mazes.train.measure_training_throughput``.
+and next-token models of the ``cpu`` preset (same width and blocks, ~0.2M parameters each, its torch
+thread count and batch size), on 5x5 DFS mazes, via ``rizzlib.mazes.train.measure_training_throughput``.
 
     python benchmarks/mazes.py
     python benchmarks/mazes.py --json benchmarks/results/mazes.json
@@ -101,40 +101,37 @@ def ours_rates(size: int, seconds: float, repeats: int) -> tuple[float, float]:
     return time_rate(mazes_only, seconds, repeats), time_rate(full, seconds, repeats)
 
 
-def training_rates(steps: int, n_mazes: int = 512, size: int = 5) -> list[dict]:
-    """Training tokens/s of both objectives at the same model size (d=64, 4 heads, 4 blocks)."""
+def training_rates(steps: int, scale: str = "cpu", n_mazes: int = 512, size: int = 5) -> list[dict]:
+    """Training tokens/s of both objectives with the model of preset ``scale`` (same width and
+    block count, hence about the same parameters), on ``n_mazes`` DFS mazes of side ``size``."""
     import numpy as np
     import torch
 
     from rizzlib.mazes.generate import generate_dfs
-    from rizzlib.mazes.model import ModelConfig, build_model, count_parameters
-    from rizzlib.mazes.objectives import TokenData
+    from rizzlib.mazes.model import build_model, count_parameters
+    from rizzlib.mazes.presets import preset
     from rizzlib.mazes.tokens import dfs_vocab, tokenize
     from rizzlib.mazes.train import measure_training_throughput
 
+    cfg = preset(scale)
+    torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(0)
     vocab = dfs_vocab(size)
-    batch = tokenize(generate_dfs(size, n_mazes, rng), vocab, rng)
-    data = TokenData(
-        tokens=batch.ids,
-        answer=batch.answer_mask,
-        valid=batch.padding_mask,
-        size=batch.sizes,
-        pad_id=vocab.pad_id,
-        stop_id=vocab.answer_end_id,
-    )
+    data = tokenize(generate_dfs(size, n_mazes, rng), vocab, rng)
+    batch_size = cfg.train.batch_size
     rows = []
     for objective in ("mlmu", "ntp"):
-        cfg = ModelConfig(vocab_size=vocab.model_size, objective=objective, d_model=64, n_heads=4, n_blocks=4)
-        rate = measure_training_throughput(cfg, data, batch_size=64, steps=steps)
+        model_cfg = cfg.model_config(objective, vocab.model_size)
+        rate = measure_training_throughput(model_cfg, data, batch_size=batch_size, steps=steps)
         rows.append(
             {
                 "objective": objective,
+                "preset": scale,
                 "grid": size,
-                "batch_size": 64,
-                "d_model": 64,
-                "n_blocks": 4,
-                "params": count_parameters(build_model(cfg)),
+                "batch_size": batch_size,
+                "d_model": model_cfg.d_model,
+                "n_blocks": model_cfg.n_blocks,
+                "params": count_parameters(build_model(model_cfg)),
                 "tokens_per_s": rate,
                 "torch_threads": torch.get_num_threads(),
             }
@@ -202,11 +199,8 @@ def main(argv: list[str] | None = None) -> int:
 
     training: list[dict] = []
     if args.train_steps > 0:
-        try:
-            training = training_rates(args.train_steps)
-        except ImportError as err:  # the training module is newer than this script in some checkouts
-            print(f"\nTraining tokens/s: skipped, rizzlib.mazes.train is not available ({err})")
-        print(f"\nTraining tokens/s (5x5 DFS, batch 64, {args.train_steps} timed steps)")
+        training = training_rates(args.train_steps)
+        print(f"\nTraining tokens/s (cpu preset model, 5x5 DFS, {args.train_steps} timed steps)")
         for row in training:
             print(
                 f"  {row['objective']:>5}: {row['tokens_per_s']:>9.0f} tokens/s  ({row['params']:,} params)"
