@@ -35,7 +35,7 @@ class Jax2DNotebookConfig:
 
     rollout_steps: int = 300
     frame_size: int = 200
-    max_frames: int = 80
+    max_frames: int = 60
     bench_batches: tuple[int, ...] = (1, 64, 256)
     bench_steps: int = 200
     bench_repeats: int = 3

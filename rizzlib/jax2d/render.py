@@ -238,10 +238,15 @@ def animate(trajectory, size=(200, 200), world=DEFAULT_WORLD, *, dt: float = 1 /
     playback rate follows so that one second of simulation lasts one second. Other arguments as in
     :func:`render_rollout`.
     """
+    import matplotlib.pyplot as plt
+
     from rizzlib.core.anim import animate_frames
 
     check_range("dt", dt, 0.0, None, low_inclusive=False)
     steps = np.asarray(trajectory.polygon.position).shape[0]
     frames = render_rollout(trajectory, size, world, max_frames=max_frames, **kwargs)
     fps = int(np.clip(round(len(frames) / (steps * dt)), 1, 120))
-    return animate_frames(frames, fps=fps, width_in=3.0 * size[0] / max(size), title=title)
+    # one figure pixel per frame pixel: no resampling, so the embedded PNGs stay small and sharp
+    # (a title shrinks the image a little and costs some of that)
+    with plt.rc_context({"figure.dpi": 100, "savefig.dpi": 100}):
+        return animate_frames(frames, fps=fps, width_in=size[0] / 100, title=title)
