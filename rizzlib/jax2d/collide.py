@@ -196,8 +196,8 @@ def collide_faces(fa: Faces, fb: Faces):
     p1, p2, ok = _clip_segment(_pick(inc_hot, inc.start), _pick(inc_hot, inc.end), v1, tangent, length)
     pts = jnp.stack([p1, p2])
     seps = dot(pts - v1[None, :], normal[None, :])
-    seps = jnp.where(ok, seps, FAR)
     points = pts - 0.5 * seps[:, None] * normal[None, :]
+    seps = jnp.where(ok, seps, FAR)
     v = fa.start.shape[0]
     feature = flip.astype(jnp.int32) * v * v + jnp.where(flip, face_b, face_a) * v + j
     return jnp.where(flip, -normal, normal), seps, points, feature

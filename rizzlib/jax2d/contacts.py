@@ -147,7 +147,9 @@ def detect_contacts(state: SimState, bodies: Bodies, params: SimParams, static: 
     approach = jnp.maximum(-dot(vb - va, normal[:, None, :]), 0.0)
     margin = params.speculative_distance + params.dt * approach
     active = pair_ok[:, None] & (seps < margin)
-    seps = jnp.where(pair_ok[:, None], seps, FAR)  # no garbage from inactive slots in the output
+    # no garbage from inactive slots in the output
+    seps = jnp.where(pair_ok[:, None], seps, FAR)
+    points = jnp.where(active[..., None], points, 0.0)
     keep = active & prev.active & (prev.feature == feature)[:, None]
     return Manifold(
         body_a=ia,

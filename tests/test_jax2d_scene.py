@@ -1,0 +1,279 @@
+"""Builder, validation, JSON, pair schedule, masks and the jit / vmap / grad contract of rizzlib.jax2d."""
+
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rizzlib import jax2d
+from rizzlib.jax2d import SceneBuilder, SimParams, StaticConfig
+from rizzlib.jax2d.pairs import pair_schedule
+
+ST = StaticConfig(num_polygons=7, num_circles=2, num_joints=4, num_thrusters=1)  # as test_jax2d_physics
+PARAMS = SimParams()
+CHUNK = 60
+
+
+def rollout(state, motor=0.0):
+    acts = jnp.zeros((CHUNK, ST.num_actions)).at[:, : ST.num_joints].set(motor)
+    return jax2d.rollout_jit(state, PARAMS, ST, acts, None)
+
+
+def car_scene(shift=0.0, ball_x=3.5):
+    sb = SceneBuilder(ST)
+    sb.add_borders()
+    box = sb.add_box((2.5 + shift, 1.0), (1.0, 0.4))
+    wheel = sb.add_circle((2.0 + shift, 1.0), 0.3, restitution=0.3)
+    sb.add_revolute_joint(box, wheel, anchor=(2.0 + shift, 1.0), motor=True)
+    sb.add_thruster(box, (3.0 + shift, 1.0), math.pi)
+    sb.add_circle((ball_x, 2.0), 0.2)
+    sb.add_polygon([(0, 0), (0.4, 0), (0.1, 0.3)], (1.0 + shift, 3.0), 0.3)
+    return sb.build()
+
+
+def leaves_equal(a, b):
+    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+# ------------------------------------------------------------------------------------------ builder
+@pytest.mark.parametrize(
+    "build, name",
+    [
+        (lambda sb: sb.add_polygon([(0, 0), (1, 0), (0.2, 0.2), (0, 1)]), "vertices"),  # reflex vertex
+        (lambda sb: sb.add_polygon([(0, 0), (1, 0), (2, 0)]), "vertices"),  # collinear: no area
+        (lambda sb: sb.add_polygon([(0, 0), (1, 0), (1, 1), (0.5, 1.5), (0, 1)]), "vertices"),  # 5 > 4 slots
+        (lambda sb: sb.add_polygon([(0, 0), (1, 0), (1, 0), (0, 1)]), "vertices"),  # repeated vertex
+        (lambda sb: sb.add_box((1, 1), (0.5, 0.5), density=-1.0), "density"),
+        (lambda sb: sb.add_box((1, 1), (0.5, 0.5), density=0.0), "density"),
+        (lambda sb: sb.add_box((float("nan"), 1), (0.5, 0.5)), "position"),
+        (lambda sb: sb.add_box((1, 1), (0.5, -0.5)), "size"),
+        (lambda sb: sb.add_circle((1, 1), 0.0), "radius"),
+        (lambda sb: sb.add_circle((1, 1), 0.2, restitution=1.5), "restitution"),
+        (lambda sb: sb.add_circle((1, 1), 0.2, friction=-0.1), "friction"),
+        (lambda sb: sb.add_circle((1, 1), 0.2, collision_mode=7), "collision_mode"),
+        (lambda sb: sb.add_revolute_joint(0, 99, anchor=(1, 1)), "b=99"),
+        (lambda sb: sb.add_revolute_joint(5, 0, anchor=(1, 1)), "a=5"),  # polygon slot 5 unused
+        (lambda sb: sb.add_revolute_joint(0, 0, anchor=(1, 1)), "different bodies"),
+        (lambda sb: sb.add_revolute_joint(0, 7, anchor=(1, 1), limits=(0.5, -0.5)), "limits[1]"),
+        (lambda sb: sb.add_revolute_joint(0, 7, anchor=(1, 1), motor_power=-1.0), "motor_power"),
+        (lambda sb: sb.add_thruster(3, (1, 1)), "body=3"),
+        (lambda sb: sb.add_thruster(0, (1, 1), power=float("nan")), "power"),
+    ],
+)
+def test_builder_rejects_bad_input_naming_the_argument(build, name):
+    sb = SceneBuilder(ST)
+    sb.add_box((1, 1), (0.5, 0.5))
+    sb.add_circle((2, 2), 0.2)
+    with pytest.raises(ValueError, match=name.replace("[", r"\[").replace("]", r"\]")):
+        build(sb)
+
+
+def test_builder_rejects_too_many_shapes_joints_and_thrusters():
+    sb = SceneBuilder(StaticConfig(num_polygons=1, num_circles=1, num_joints=1, num_thrusters=0))
+    a = sb.add_box((1, 1), (0.5, 0.5))
+    b = sb.add_circle((2, 2), 0.2)
+    with pytest.raises(ValueError, match="num_polygons"):
+        sb.add_box((3, 3), (0.5, 0.5))
+    with pytest.raises(ValueError, match="num_circles"):
+        sb.add_circle((3, 3), 0.2)
+    sb.add_revolute_joint(a, b, anchor=(1.5, 1.5))
+    with pytest.raises(ValueError, match="num_joints"):
+        sb.add_fixed_joint(a, b)
+    with pytest.raises(ValueError, match="num_thrusters"):
+        sb.add_thruster(a, (1, 1))
+    with pytest.raises(ValueError, match="max_polygon_vertices"):
+        StaticConfig(max_polygon_vertices=2)
+
+
+def test_builder_mass_properties_and_indices():
+    static = StaticConfig(num_polygons=3, num_circles=2, num_joints=1, num_thrusters=1, max_polygon_vertices=8)
+    sb = SceneBuilder(static)
+    box = sb.add_box((1.0, 2.0), (0.6, 0.2), rotation=0.4, density=3.0)
+    # a right trapezoid, clockwise on purpose: area 1.5, centroid (7/9, 4/9) by hand
+    trap = sb.add_polygon([(0, 0), (0, 1), (1, 1), (2, 0)], position=(5.0, 5.0), density=2.0)
+    disc = sb.add_circle((0.0, 0.0), 0.5, density=4.0)
+    assert (box, trap, disc) == (0, 1, 3)
+    s = sb.build()
+    m_box = 3.0 * 0.12
+    assert float(s.polygon.inverse_mass[box]) == pytest.approx(1 / m_box, rel=1e-5)
+    assert float(s.polygon.inverse_inertia[box]) == pytest.approx(12 / (m_box * (0.36 + 0.04)), rel=1e-5)
+    np.testing.assert_allclose(s.polygon.position[box], (1.0, 2.0), atol=1e-6)
+    assert float(s.polygon.inverse_mass[trap]) == pytest.approx(1 / 3.0, rel=1e-5)
+    np.testing.assert_allclose(s.polygon.position[trap], (5 + 7 / 9, 5 + 4 / 9), atol=1e-5)
+    local = np.asarray(s.polygon.vertices[trap, :4])
+    np.testing.assert_allclose(local.mean(0) @ [0, 0] + 0, 0)  # (about the centroid, not the mean)
+    assert jax2d.polygon_area(local) > 0  # stored counter-clockwise
+    # Monte Carlo inertia of the trapezoid about its centroid
+    rng = np.random.default_rng(0)
+    pts = rng.uniform([0, 0], [2, 1], (400_000, 2))
+    inside = pts[:, 1] <= 1 - np.maximum(pts[:, 0] - 1, 0)
+    pts = pts[inside] - (7 / 9, 4 / 9)
+    inertia_mc = 2.0 * 1.5 * np.mean(np.sum(pts**2, 1))
+    assert 1 / float(s.polygon.inverse_inertia[trap]) == pytest.approx(inertia_mc, rel=5e-3)
+    m_disc = 4.0 * math.pi * 0.25
+    assert float(s.circle.inverse_mass[0]) == pytest.approx(1 / m_disc, rel=1e-5)
+    assert float(s.circle.inverse_inertia[0]) == pytest.approx(2 / (m_disc * 0.25), rel=1e-5)
+
+
+def test_borders_are_ordinary_static_shapes_and_slots_have_no_rules():
+    # dynamic boxes in polygon slots 0 and 1 collide with each other (Jax2D would skip that pair)
+    sb = SceneBuilder(ST)
+    low = sb.add_box((2.5, 0.25), (0.5, 0.5))
+    high = sb.add_box((2.5, 0.9), (0.5, 0.5))
+    floor = sb.add_floor()
+    assert (low, high, floor) == (0, 1, 2)
+    final, _ = rollout(sb.build())
+    np.testing.assert_allclose(final.polygon.position[low], (2.5, 0.25), atol=5e-3)
+    np.testing.assert_allclose(final.polygon.position[high], (2.5, 0.75), atol=1e-2)
+    sb = SceneBuilder(ST)
+    walls = sb.add_borders(width=4.0, height=3.0)
+    s = sb.build()
+    assert walls == [0, 1, 2, 3]
+    assert np.all(np.asarray(s.polygon.inverse_mass[:4]) == 0)
+    assert not np.asarray(s.collision_matrix[:4, :4]).any()  # static pairs never collide
+
+
+def test_collision_matrix_is_the_transitive_closure_of_joints():
+    rng = np.random.default_rng(3)
+    static = StaticConfig(num_polygons=6, num_circles=3, num_joints=5, num_thrusters=0)
+    sb = SceneBuilder(static)
+    ids = [sb.add_box((i, 0.0), (0.3, 0.3)) for i in range(6)] + [sb.add_circle((i, 2.0), 0.1) for i in range(3)]
+    edges = []
+    for _ in range(5):
+        a, b = rng.choice(len(ids), 2, replace=False)
+        sb.add_revolute_joint(ids[a], ids[b], anchor=(0.0, 1.0))
+        edges.append((ids[a], ids[b]))
+    got = np.asarray(sb.build().collision_matrix)
+    comp = list(range(9))  # union-find by hand
+    find = lambda x: x if comp[x] == x else find(comp[x])  # noqa: E731
+    for a, b in edges:
+        comp[find(a)] = find(b)
+    expected = np.array([[find(i) != find(j) for j in range(9)] for i in range(9)])
+    np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------------------------------------ JSON
+def test_json_round_trip_is_exact(tmp_path):
+    state, _ = rollout(car_scene(), motor=1.0)  # non-zero impulses, contacts, joint state
+    text = jax2d.save_scene(state, ST, tmp_path / "scene.json")
+    for source in (text, tmp_path / "scene.json", str(tmp_path / "scene.json")):
+        loaded, static = jax2d.load_scene(source)
+        assert static == ST
+        assert jax.tree.structure(loaded) == jax.tree.structure(state)
+        assert leaves_equal(loaded, state)
+        assert all(np.asarray(x).dtype == np.asarray(y).dtype for x, y in zip(jax.tree.leaves(loaded), jax.tree.leaves(state)))
+    a, _ = rollout(state)
+    b, _ = rollout(jax2d.load_scene(text)[0])
+    assert leaves_equal(a, b)
+    with pytest.raises(ValueError, match="source"):
+        jax2d.load_scene('{"format": "something else"}')
+    with pytest.raises(ValueError, match="single scene"):
+        jax2d.save_scene(jax.tree.map(lambda x: x[None], state), ST)
+
+
+# ------------------------------------------------------------------------------------------ contract
+def test_same_inputs_give_bit_identical_results():
+    a, ta = rollout(car_scene(), motor=1.0)
+    b, tb = rollout(car_scene(), motor=1.0)
+    assert leaves_equal(a, b) and leaves_equal(ta, tb)
+
+
+def test_vmap_over_a_batch_equals_the_loop_over_scenes():
+    scenes = [car_scene(shift=s, ball_x=x) for s, x in [(0.0, 3.5), (0.3, 3.0), (-0.4, 4.2)]]
+    scenes.append(scenes[1])  # a twin, to check that identical rows stay bit-identical
+    batch = jax.tree.map(lambda *x: jnp.stack(x), *scenes)
+    acts = jnp.zeros((CHUNK, 4, ST.num_actions)).at[:, :, 0].set(jnp.array([1.0, -1.0, 0.5, -1.0]))
+    batched = jax.jit(jax.vmap(lambda s, a: jax2d.rollout(s, PARAMS, ST, a)[0], in_axes=(0, 1)))(batch, acts)
+    rows = [jax.tree.map(lambda v, i=i: v[i], batched) for i in range(4)]
+    assert leaves_equal(rows[1], rows[3])
+    for i, scene in enumerate(scenes[:3]):
+        single, _ = jax2d.rollout_jit(scene, PARAMS, ST, acts[:, i], None)
+        # batched and single code paths round differently (vectorised maths); 60 contact steps
+        # amplify that to ~1e-5
+        for x, y in zip(jax.tree.leaves(single), jax.tree.leaves(rows[i])):
+            np.testing.assert_allclose(np.asarray(x, np.float64), np.asarray(y, np.float64), atol=1e-4)
+
+
+def test_all_inactive_scene_is_nan_free_and_still():
+    empty = jax2d.empty_state(ST)
+    final, traj = rollout(empty, motor=1.0)
+    for leaf in jax.tree.leaves(traj):
+        assert np.all(np.isfinite(np.asarray(leaf, np.float64)))
+    assert leaves_equal(final.polygon, empty.polygon) and leaves_equal(final.circle, empty.circle)
+    assert not np.asarray(traj.contacts.active).any()
+
+
+def test_inactive_slots_never_move_or_collide():
+    state = car_scene()
+    final, traj = rollout(state, motor=1.0)
+    idle = ~np.asarray(state.polygon.active)
+    np.testing.assert_array_equal(np.asarray(final.polygon.position)[idle], np.asarray(state.polygon.position)[idle])
+    a, b = np.asarray(traj.contacts.body_a[0]), np.asarray(traj.contacts.body_b[0])
+    act = np.concatenate([np.asarray(state.polygon.active), np.asarray(state.circle.active), [False]])
+    assert not np.asarray(traj.contacts.active)[:, ~(act[a] & act[b])].any()
+
+
+def _contact_loss():
+    static = StaticConfig(num_polygons=2, num_circles=1, num_joints=0, num_thrusters=0,
+                          num_solver_iterations=2, num_relax_iterations=1)
+    sb = SceneBuilder(static)
+    sb.add_floor()
+    sb.add_box((1.0, 0.3), (0.4, 0.4), velocity=(1.0, 0.0))
+    sb.add_circle((2.0, 0.5), 0.2, restitution=0.5)
+    state = sb.build()
+
+    def loss(vx):
+        s = state.replace(polygon=state.polygon.replace(velocity=state.polygon.velocity.at[1, 0].set(vx)))
+        final, _ = jax2d.rollout(s, PARAMS, static, None, 12)
+        return final.polygon.position[1, 0] + final.circle.position[0, 1]
+
+    return loss
+
+
+def test_derivatives_through_a_contact_rollout_are_finite():
+    loss = _contact_loss()
+    slope = jax.jit(lambda v: jax.jvp(loss, (v,), (1.0,))[1])(1.0)
+    assert np.isfinite(float(slope)) and 0.05 < float(slope) < 0.2  # (free sliding would give 12 dt = 0.2)
+    eps = 1e-2
+    fd = (float(jax.jit(loss)(1.0 + eps)) - float(jax.jit(loss)(1.0 - eps))) / (2 * eps)
+    assert float(slope) == pytest.approx(fd, rel=0.05)
+
+
+@pytest.mark.slow
+def test_reverse_mode_gradient_matches_forward_mode():
+    loss = _contact_loss()
+    g = jax.jit(jax.grad(loss))(1.0)
+    slope = jax.jit(lambda v: jax.jvp(loss, (v,), (1.0,))[1])(1.0)
+    assert np.isfinite(float(g)) and float(g) == pytest.approx(float(slope), rel=1e-4)
+
+
+# ------------------------------------------------------------------------------------------ schedule
+@pytest.mark.parametrize("p, c", [(5, 2), (6, 3), (12, 4), (1, 0), (0, 3), (4, 0)])
+def test_pair_schedule_covers_every_pair_once_and_rounds_are_matchings(p, c):
+    sched = pair_schedule(p, c)
+    n = p + c
+    pairs = sorted((int(a), int(b)) for a, b in zip(sched.body_a.ravel(), sched.body_b.ravel()) if b < n)
+    assert pairs == list(itertools.combinations(range(n), 2))
+    for r in range(sched.num_rounds):
+        members = [int(x) for x in np.concatenate([sched.body_a[r], sched.body_b[r]])]
+        assert len(set(members)) == len(members)  # nobody twice in a round
+        kinds = ["pp" if b < p else ("pad" if b >= n else "x") for a, b in zip(sched.body_a[r], sched.body_b[r])]
+        k0, k1 = sched.point_slots
+        assert all(k != "pad" for k in kinds[:k0]) and all(k == "pad" for k in kinds[k0:])
+        assert "pp" not in kinds[k1:]  # every two-point pair is within the first k1 slots
+    # the row permutations: following `steps` reproduces each round's order, `back` undoes the last
+    rows = np.arange(2 * sched.num_slots)
+    for r in range(sched.num_rounds):
+        rows = rows[sched.steps[r]]
+        np.testing.assert_array_equal(rows, np.concatenate([sched.body_a[r], sched.body_b[r]]))
+    np.testing.assert_array_equal(rows[sched.back], np.arange(2 * sched.num_slots))
+
+
+def test_kinetix_sizes():
+    s = StaticConfig.kinetix("m")
+    assert (s.num_polygons, s.num_circles, s.num_joints, s.num_thrusters) == (6, 3, 2, 2)
+    with pytest.raises(ValueError, match="size"):
+        StaticConfig.kinetix("xl")
