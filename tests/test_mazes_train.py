@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from rizzlib.mazes.decode import greedy_decode, next_logits
 from rizzlib.mazes.eval import evaluate
-from rizzlib.mazes.generate import generate_dfs
+from rizzlib.mazes.generate import generate_dfs, is_valid_walk
+from rizzlib.mazes.model import MLMUModel, ModelConfig
 from rizzlib.mazes.presets import PRESETS, DataConfig, preset
-from rizzlib.mazes.tokens import dfs_vocab, tokenize
+from rizzlib.mazes.tokens import decode_path, detokenize, dfs_vocab, tokenize
 from rizzlib.mazes.train import (
     TrainConfig,
     init_model,
@@ -93,6 +95,10 @@ def test_both_models_fit_three_tiny_mazes_fast(objective):
     hist, result = _overfit(objective, 2, 3, 300)
     assert np.mean(hist.loss[-10:]) < 0.2 * np.mean(hist.loss[:5])
     assert result.exact.all() and result.solved.all()
+    data = _mazes(3, 2, seed=1)  # the same mazes: decoded tokens parse into walks through open cells
+    for i in range(len(data)):
+        maze, cells = detokenize(data, i), decode_path(result.predicted[i], data.vocab)
+        assert is_valid_walk(maze, cells) and np.array_equal(cells, maze.path)
 
 
 @pytest.mark.slow
@@ -140,3 +146,52 @@ def test_bad_configs_raise():
         DataConfig(sizes=(2,))
     with pytest.raises(ValueError, match="kind"):
         DataConfig(kind="prim")
+
+
+# ------------------------------------------------------------------------------ decoding and scoring
+
+
+class _Oracle(MLMUModel):
+    """Returns the true token at every queried position (or a constant token when ``constant``)."""
+
+    def __init__(self, truth, vocab_size, constant=None):
+        super().__init__(ModelConfig(vocab_size, "mlmu", 8, 2, 2))
+        self.truth, self.constant = truth, constant
+
+    def forward(self, tokens, visible, query_pos):
+        target = self.truth[: tokens.shape[0]].gather(1, query_pos) if self.constant is None else torch.full_like(query_pos, self.constant)
+        return torch.nn.functional.one_hot(target, self.cfg.vocab_size).float()
+
+
+def test_oracle_scores_one_and_constant_scores_zero():
+    data = _mazes(4, 12)
+    oracle = evaluate(_Oracle(data.ids, data.vocab.model_size), data)
+    assert oracle.exact.all() and oracle.solved.all() and (oracle.token_acc == 1).all()
+    const = evaluate(_Oracle(data.ids, data.vocab.model_size, constant=data.vocab.cell_id(0, 0)), data)
+    assert not const.exact.any() and not const.solved.any()
+
+
+@pytest.mark.parametrize("objective", ["mlmu", "ntp"])
+def test_decoding_never_reads_the_future(objective):
+    model = init_model(PRESETS.smoke.model_config(objective, 40), 0).eval()
+    g = torch.Generator().manual_seed(0)
+    buffer = torch.randint(0, 40, (3, 25), generator=g)
+    changed = buffer.clone()
+    changed[:, 12:] = torch.randint(0, 40, (3, 13), generator=g)
+    with torch.no_grad():
+        assert torch.allclose(next_logits(model, buffer, 12), next_logits(model, changed, 12), atol=1e-6, rtol=0)
+        assert not torch.allclose(next_logits(model, buffer, 13), next_logits(model, changed, 13))
+
+
+def test_greedy_decode_pads_after_the_stop_token_and_checks_input():
+    data = _mazes(4, 6)
+    p = int(data.prompt_lengths[0])
+    out = greedy_decode(_Oracle(data.ids, data.vocab.model_size), data.ids[:, :p], 40, data.vocab.answer_end_id, data.vocab.pad_id)
+    n_ans = data.answer_mask.sum(1)
+    for i in range(len(data)):
+        k = int(n_ans[i])
+        assert torch.equal(out[i, :k], data.ids[i, p : p + k]) and (out[i, k:] == data.vocab.pad_id).all()
+    with pytest.raises(ValueError, match="n_steps"):
+        greedy_decode(_Oracle(data.ids, data.vocab.model_size), data.ids[:, :p], 0, 1, 0)
+    with pytest.raises(ValueError, match="prompt"):
+        greedy_decode(_Oracle(data.ids, data.vocab.model_size), data.ids[0, :p], 3, 1, 0)

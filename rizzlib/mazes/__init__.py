@@ -83,3 +83,55 @@ __all__ = [
     "tokens_to_maze",
     "tokens_to_path",
 ]
+
+# Models, objectives, decoding, evaluation and training (torch): rizzlib.mazes.model, .objectives,
+# .decode, .eval, .train, .presets; graded checks in rizzlib.mazes.checks (not re-exported).
+from rizzlib.mazes.decode import greedy_decode  # noqa: E402
+from rizzlib.mazes.eval import EvalResult, evaluate  # noqa: E402
+from rizzlib.mazes.model import MLMUModel, ModelConfig, NextTokenModel, build_model, count_parameters  # noqa: E402
+from rizzlib.mazes.objectives import (  # noqa: E402
+    masked_mean_cross_entropy,
+    mlmu_loss,
+    next_token_loss,
+    sample_visible,
+    visible_from_uniforms,
+)
+from rizzlib.mazes.presets import PRESETS, DataConfig, MazeConfig, preset  # noqa: E402
+from rizzlib.mazes.train import (  # noqa: E402
+    History,
+    TrainConfig,
+    init_model,
+    load_checkpoint,
+    make_datasets,
+    measure_training_throughput,
+    save_checkpoint,
+    train,
+)
+
+__all__ += [
+    "DataConfig",
+    "EvalResult",
+    "History",
+    "MLMUModel",
+    "MazeConfig",
+    "ModelConfig",
+    "NextTokenModel",
+    "PRESETS",
+    "TrainConfig",
+    "build_model",
+    "count_parameters",
+    "evaluate",
+    "greedy_decode",
+    "init_model",
+    "load_checkpoint",
+    "make_datasets",
+    "masked_mean_cross_entropy",
+    "measure_training_throughput",
+    "mlmu_loss",
+    "next_token_loss",
+    "preset",
+    "sample_visible",
+    "save_checkpoint",
+    "train",
+    "visible_from_uniforms",
+]

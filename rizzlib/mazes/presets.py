@@ -69,7 +69,7 @@ PRESETS = Presets(
     ),
     cpu=MazeConfig(
         data=DataConfig(sizes=(4, 5, 6), n_train=3000, n_test=200),
-        train=TrainConfig(steps=1500, batch_size=64, eval_every=250, eval_mazes=150),
+        train=TrainConfig(steps=800, batch_size=64, eval_every=200, eval_mazes=120),
         d_model=64,
         n_blocks=4,
         note="~0.2M parameters each, a few minutes per model on 2 busy cores",
