@@ -83,7 +83,7 @@ def test_checkpoint_round_trip(tmp_path):
 
 def _overfit(objective, n_mazes, size, steps):
     data = _mazes(size, n_mazes, seed=1)
-    cfg = dataclasses.replace(PRESETS.smoke, d_model=64, n_blocks=4).model_config(objective, data.vocab.model_size)
+    cfg = PRESETS.smoke.model_config(objective, data.vocab.model_size)
     model = init_model(cfg, 0)
     tc = TrainConfig(steps=steps, batch_size=n_mazes, lr=3e-3, warmup_frac=0.05, weight_decay=0.0)
     hist = train(model, data, tc, progress=False)

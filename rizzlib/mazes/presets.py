@@ -63,13 +63,13 @@ PRESETS = Presets(
     smoke=MazeConfig(
         data=DataConfig(sizes=(4, 5), n_train=300, n_test=50),
         train=TrainConfig(steps=120, batch_size=32, eval_every=60, eval_mazes=50),
-        d_model=32,
-        n_blocks=2,
-        note="plumbing only: a few steps, tiny model",
+        d_model=64,
+        n_blocks=4,
+        note="plumbing only: the cpu models for a few steps",
     ),
     cpu=MazeConfig(
         data=DataConfig(sizes=(4, 5, 6), n_train=3000, n_test=200),
-        train=TrainConfig(steps=800, batch_size=64, eval_every=200, eval_mazes=120),
+        train=TrainConfig(steps=700, batch_size=64, eval_every=175, eval_mazes=100),
         d_model=64,
         n_blocks=4,
         note="~0.2M parameters each, a few minutes per model on 2 busy cores",
