@@ -69,7 +69,7 @@ PRESETS = Presets(
     ),
     cpu=MazeConfig(
         data=DataConfig(sizes=(4, 5, 6), n_train=3000, n_test=200),
-        train=TrainConfig(steps=700, batch_size=64, eval_every=175, eval_mazes=100),
+        train=TrainConfig(steps=600, batch_size=64, eval_every=150, eval_mazes=100),
         d_model=64,
         n_blocks=4,
         note="~0.2M parameters each, a few minutes per model on 2 busy cores",
