@@ -17,6 +17,9 @@ from rizzlib.jax2d.contacts import Bodies
 from rizzlib.jax2d.math2d import cross, cross_sv, rotate, safe_inverse
 from rizzlib.jax2d.types import Joint, SimParams
 
+#: up to this many joints the sequential joint loop is unrolled (saves loop overhead per sweep)
+MAX_UNROLLED_JOINTS = 4
+
 
 class JointConstraints(NamedTuple):
     """Per-joint constants for one step, each with leading axis J."""
@@ -160,7 +163,8 @@ def _solve_joint(params: SimParams, use_bias: bool):
 
 def solve_joints(jc: JointConstraints, imp: JointImpulses, v, w, params: SimParams, use_bias: bool):
     """One sequential sweep over the joints. Returns (v, w, impulses)."""
-    (v, w), imp = jax.lax.scan(_solve_joint(params, use_bias), (v, w), (jc, imp))
+    unroll = jc.ia.shape[0] <= MAX_UNROLLED_JOINTS
+    (v, w), imp = jax.lax.scan(_solve_joint(params, use_bias), (v, w), (jc, imp), unroll=unroll)
     return v, w, imp
 
 
@@ -203,5 +207,6 @@ def correct_joint_positions(joint: Joint, jc: JointConstraints, position, rotati
     Returns (position, rotation).
     """
     fn = _correct_joint(joint, jc)
-    body = lambda _, carry: jax.lax.scan(fn, carry, (joint, jc))[0]  # noqa: E731
+    unroll = jc.ia.shape[0] <= MAX_UNROLLED_JOINTS
+    body = lambda _, carry: jax.lax.scan(fn, carry, (joint, jc), unroll=unroll)[0]  # noqa: E731
     return jax.lax.fori_loop(0, iterations, body, (position, rotation))

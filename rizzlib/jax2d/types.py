@@ -56,7 +56,7 @@ class StaticConfig:
     num_thrusters: int = 12
     max_polygon_vertices: int = 4
     num_solver_iterations: int = 10
-    num_relax_iterations: int = 2
+    num_relax_iterations: int = 1
     num_position_iterations: int = 3
     do_warm_starting: bool = True
 
