@@ -407,6 +407,19 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def git_version() -> str:
+    """Commit of the checkout being measured, with "+dirty" when rizzlib/ has uncommitted edits."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "rizzlib"], cwd=root, capture_output=True, text=True,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", nargs="+", default=list(SCENES), choices=list(SCENES))
@@ -461,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         # One flat record per (scene, batch): the five figures, then where and how they were measured.
-        meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "jax": jax.__version__,
+        meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "rizzlib": git_version(),
+                "jax": jax.__version__,
                 "peer": f"jax2d {version}" if version else None, "peer_where": where, "cpu_threads": os.cpu_count(),
                 "machine": platform.machine(), "steps": steps, "repeats": repeats}
         args.json.write_text(json.dumps([{**r, **meta} for r in rows], indent=1) + "\n")
