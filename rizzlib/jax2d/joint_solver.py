@@ -209,4 +209,9 @@ def correct_joint_positions(joint: Joint, jc: JointConstraints, position, rotati
     fn = _correct_joint(joint, jc)
     unroll = jc.ia.shape[0] <= MAX_UNROLLED_JOINTS
     body = lambda _, carry: jax.lax.scan(fn, carry, (joint, jc), unroll=unroll)[0]  # noqa: E731
-    return jax.lax.fori_loop(0, iterations, body, (position, rotation))
+    carry = (position, rotation)
+    if unroll:  # few joints: a straight line of code is cheaper than a loop
+        for _ in range(iterations):
+            carry = body(0, carry)
+        return carry
+    return jax.lax.fori_loop(0, iterations, body, carry)

@@ -175,7 +175,10 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
     # RELAX
     if static.num_relax_iterations > 0:
         target = relax_target(cons, v, w, params) if has_contacts else None
-        carry = jax.lax.fori_loop(0, static.num_relax_iterations, lambda _, c: sweep(c, False, target), carry)
+        if static.num_relax_iterations == 1:
+            carry = sweep(carry, False, target)
+        else:
+            carry = jax.lax.fori_loop(0, static.num_relax_iterations, lambda _, c: sweep(c, False, target), carry)
     v, w, acc_n, acc_t, jimp = carry
 
     # RESTITUTION
