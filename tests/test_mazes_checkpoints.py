@@ -1,0 +1,42 @@
+"""The shipped chapter 3 checkpoints load and reproduce the held-out accuracy recorded beside them."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rizzlib.mazes.eval import evaluate
+from rizzlib.mazes.presets import DataConfig
+from rizzlib.mazes.train import load_checkpoint, make_datasets
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "rizzlib" / "mazes" / "checkpoints"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_both_checkpoints_are_shipped_with_a_readme():
+    assert (CHECKPOINTS / "README.md").is_file()
+    for obj in ("mlmu", "ntp"):
+        assert (CHECKPOINTS / f"{obj}.safetensors").is_file()
+
+
+@pytest.mark.parametrize("objective", ["mlmu", "ntp"])
+def test_checkpoint_reproduces_its_recorded_accuracy(objective):
+    model, extra = load_checkpoint(CHECKPOINTS / f"{objective}.safetensors")
+    assert model.cfg.objective == objective == extra["objective"]
+    data = DataConfig(**{k: tuple(v) if k == "sizes" else v for k, v in extra["data"].items()})
+    _, _, test = make_datasets(data)
+    # a fixed slice of the held-out set keeps the test fast; the full-set numbers are in the README
+    idx = np.concatenate([np.flatnonzero(test.sizes.numpy() == n)[:60] for n in data.sizes])
+    acc = evaluate(model, test.subset(idx), solved=False).accuracy_by_size()
+    full = {int(k): v for k, v in extra["accuracy_by_size"].items()}
+    recorded = {int(k): v for k, v in extra["subset_accuracy_by_size"].items()}
+    assert acc == pytest.approx(recorded, abs=0.02)  # one maze in 60 may flip on another CPU
+    assert set(full) == set(acc)
