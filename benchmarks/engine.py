@@ -408,7 +408,10 @@ def format_table(rows: list[dict]) -> str:
 
 
 def git_version() -> str:
-    """Commit of the checkout being measured, with "+dirty" when rizzlib/ has uncommitted edits."""
+    """Commit of the checkout being measured, with "+dirty" when rizzlib/ has uncommitted edits
+    (``$RIZZLIB_COMMIT`` overrides it, for a snapshot made with ``git archive``)."""
+    if os.environ.get("RIZZLIB_COMMIT"):
+        return os.environ["RIZZLIB_COMMIT"]
     root = Path(__file__).resolve().parents[1]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
