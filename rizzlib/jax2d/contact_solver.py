@@ -114,14 +114,13 @@ def relax_target(cons: ContactConstraints, v, w, params: SimParams):
     return jnp.where(s_now > 0.0, -s_now / params.dt, 0.0)
 
 
-def _solve_round(friction: bool, slots: int, point_slots: tuple[int, int]):
+def _solve_round(friction: bool, slots: int, point_slots: tuple[int, int], skip_idle: bool):
     """Scan body for one round. Point k is solved on the first ``point_slots[k]`` slots only: the
     schedule puts polygon-polygon pairs (the only ones with a second point) first and the padding
     pair last, so the skipped slots never hold a contact."""
 
-    def body(rows, xs):
-        step_idx, c, target, mask, acc_n, acc_t = xs
-        rows = rows[step_idx]  # (2S, 3): [v_x, v_y, w] of this round's A bodies, then B bodies
+    def solve(rows, xs):
+        _, c, target, mask, acc_n, acc_t = xs
         vel = [rows[:slots, :2], rows[:slots, 2], rows[slots:, :2], rows[slots:, 2]]  # va, wa, vb, wb
 
         def solve_point(k, direction, vel, acc_in, impulse_fn):
@@ -165,10 +164,18 @@ def _solve_round(friction: bool, slots: int, point_slots: tuple[int, int]):
         rows = jnp.concatenate([jnp.concatenate([va, wa[:, None]], 1), jnp.concatenate([vb, wb[:, None]], 1)], 0)
         return rows, (acc_n, acc_t)
 
+    def body(rows, xs):
+        rows = rows[xs[0]]  # (2S, 3): [v_x, v_y, w] of this round's A bodies, then B bodies
+        if not skip_idle:
+            return solve(rows, xs)
+        # most rounds hold no contact; unbatched (batch 1) this skips them, under vmap it is a select
+        return jax.lax.cond(jnp.any(xs[3]), solve, lambda r, x: (r, (x[4], x[5])), rows, xs)
+
     return body
 
 
-def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, acc_n, acc_t, v, w, friction: bool = True):
+def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, acc_n, acc_t, v, w,
+                   friction: bool = True, skip_idle: bool = False):
     """One Gauss-Seidel sweep over all contact points, round by round.
 
     The velocity rows are kept in each round's order ([A bodies, B bodies], see
@@ -180,6 +187,8 @@ def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, 
         target: (R, S, 2) target normal velocities, m/s.  mask: (R, S, 2) points to solve.
         acc_n, acc_t: (R, S, 2) accumulated impulses, N s.  v: (N+1, 2), w: (N+1,) velocities.
         friction: also solve the tangent constraints (off for the restitution pass).
+        skip_idle: wrap each round in ``lax.cond`` on "any point active" (see
+            ``StaticConfig.skip_idle_rounds``).
 
     Returns:
         (v, w, acc_n, acc_t).
@@ -188,7 +197,7 @@ def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, 
     n = 2 * slots  # bodies taking part in rounds (includes the padding body when N is odd)
     rows = jnp.concatenate([v[:n], w[:n, None]], 1)
     rows, (acc_n, acc_t) = jax.lax.scan(
-        _solve_round(friction, slots, sched.point_slots), rows, (jnp.asarray(sched.steps), cons, target, mask, acc_n, acc_t),
+        _solve_round(friction, slots, sched.point_slots, skip_idle), rows, (jnp.asarray(sched.steps), cons, target, mask, acc_n, acc_t),
         unroll=UNROLL_ROUNDS,
     )
     rows = rows[jnp.asarray(sched.back)]

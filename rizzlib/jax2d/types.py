@@ -48,6 +48,9 @@ class StaticConfig:
             (Box2D's relax stage; removes the push-out velocity so position correction adds no energy).
         num_position_iterations: joint position-projection passes after integrating positions.
         do_warm_starting: start each step from the previous step's accumulated impulses.
+        skip_idle_rounds: skip solver rounds without an active contact (``lax.cond``). Measured on
+            2 CPU cores: 1.2-1.4x faster for a single scene, ~8 % slower under ``vmap`` (where a
+            cond runs both branches); set False for large batches.
     """
 
     num_polygons: int = 12
@@ -59,6 +62,7 @@ class StaticConfig:
     num_relax_iterations: int = 1
     num_position_iterations: int = 3
     do_warm_starting: bool = True
+    skip_idle_rounds: bool = True
 
     def __post_init__(self):
         check_int_range("num_polygons", self.num_polygons, 0, 4096)
