@@ -62,3 +62,11 @@ def test_solution_tag_without_markers_is_an_error():
     nb.cells = [nbformat.v4.new_code_cell("def f(): return 1", metadata={"tags": ["solution"]})]
     with pytest.raises(ValueError, match="no ### BEGIN SOLUTION"):
         make_student.student_version(nb, "x.ipynb")
+
+
+def test_docstring_bars_are_escaped_outside_literals():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+    from plain_bars import escape_bars
+
+    assert escape_bars("|P_t| <= mu |P_n|") == r"\|P_t\| <= mu \|P_n\|"
+    assert escape_bars("norm ``|v|`` and `a|b` stay") == "norm ``|v|`` and `a|b` stay"

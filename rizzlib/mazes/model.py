@@ -1,4 +1,4 @@
-"""Two maze models built from one transformer core (nanoGPT-style, plain ``nn.Module``s).
+"""Two maze models built from one transformer core (nanoGPT-style, plain ``nn.Module`` classes).
 
 * :class:`NextTokenModel` - decoder-only GPT: causal self-attention, ``n_blocks`` blocks.
 * :class:`MLMUModel` - the MLM-U encoder-decoder of Nolte et al. (their "PAST" model):
