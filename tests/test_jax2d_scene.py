@@ -105,7 +105,8 @@ def test_builder_mass_properties_and_indices():
     assert float(s.polygon.inverse_mass[trap]) == pytest.approx(1 / 3.0, rel=1e-5)
     np.testing.assert_allclose(s.polygon.position[trap], (5 + 7 / 9, 5 + 4 / 9), atol=1e-5)
     local = np.asarray(s.polygon.vertices[trap, :4])
-    np.testing.assert_allclose(local.mean(0) @ [0, 0] + 0, 0)  # (about the centroid, not the mean)
+    np.testing.assert_allclose(jax2d.polygon_mass(local, 1.0)[2], 0.0, atol=1e-6)  # about the centroid
+    assert np.linalg.norm(local.mean(0)) > 0.05  # which is not the vertex mean (Jax2D's choice)
     assert jax2d.polygon_area(local) > 0  # stored counter-clockwise
     # Monte Carlo inertia of the trapezoid about its centroid
     rng = np.random.default_rng(0)
@@ -286,6 +287,26 @@ def test_octagons_roll_and_rest_with_eight_vertex_slots():
     assert abs(float(final.polygon.rotation[resting])) < 1e-3
     assert float(final.polygon.position[rolling, 0]) > 3.05  # friction turned the clockwise spin into rolling right
     assert abs(float(final.polygon.position[rolling, 1]) - apothem) < 0.05
+
+
+def test_solver_layouts_agree():
+    """skip_idle_rounds and index_rounds change how the sweep is scheduled, not what it computes."""
+    finals = []
+    for layout in ({}, {"skip_idle_rounds": False}, {"index_rounds": True}):
+        static = StaticConfig(num_polygons=3, num_circles=2, num_joints=1, num_thrusters=0, **layout)
+        sb = SceneBuilder(static)
+        sb.add_floor()
+        a = sb.add_box((1.0, 0.2), (0.4, 0.4))
+        sb.add_box((1.1, 0.65), (0.4, 0.4), rotation=0.2)
+        wheel = sb.add_circle((1.0, 0.5), 0.1)
+        sb.add_circle((1.6, 1.0), 0.2, velocity=(-1.0, 0.0), restitution=0.7)
+        sb.add_revolute_joint(a, wheel, anchor=(1.0, 0.5), motor=True)
+        finals.append(jax2d.rollout_jit(sb.build(), PARAMS, static, jnp.ones((30, 1)), None)[0])
+    for other in finals[1:]:
+        for x, y in zip(jax.tree.leaves(finals[0]), jax.tree.leaves(other)):
+            np.testing.assert_allclose(np.asarray(x, np.float64), np.asarray(y, np.float64), rtol=1e-5, atol=1e-5)
+    assert StaticConfig.for_batch(1024, num_polygons=2).index_rounds
+    assert not StaticConfig.for_batch(1, num_polygons=2).index_rounds
 
 
 def test_kinetix_sizes():

@@ -175,7 +175,7 @@ def _solve_round(friction: bool, slots: int, point_slots: tuple[int, int], skip_
 
 
 def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, acc_n, acc_t, v, w,
-                   friction: bool = True, skip_idle: bool = False):
+                   friction: bool = True, skip_idle: bool = False, index_rounds: bool = False):
     """One Gauss-Seidel sweep over all contact points, round by round.
 
     The velocity rows are kept in each round's order ([A bodies, B bodies], see
@@ -189,6 +189,8 @@ def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, 
         friction: also solve the tangent constraints (off for the restitution pass).
         skip_idle: wrap each round in ``lax.cond`` on "any point active" (see
             ``StaticConfig.skip_idle_rounds``).
+        index_rounds: index each round's data in place instead of scanning over it (see
+            ``StaticConfig.index_rounds``).
 
     Returns:
         (v, w, acc_n, acc_t).
@@ -196,10 +198,27 @@ def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, 
     slots = sched.num_slots
     n = 2 * slots  # bodies taking part in rounds (includes the padding body when N is odd)
     rows = jnp.concatenate([v[:n], w[:n, None]], 1)
-    rows, (acc_n, acc_t) = jax.lax.scan(
-        _solve_round(friction, slots, sched.point_slots, skip_idle), rows, (jnp.asarray(sched.steps), cons, target, mask, acc_n, acc_t),
-        unroll=UNROLL_ROUNDS,
-    )
+    round_fn = _solve_round(friction, slots, sched.point_slots, skip_idle)
+    if not index_rounds:
+        rows, (acc_n, acc_t) = jax.lax.scan(
+            round_fn, rows, (jnp.asarray(sched.steps), cons, target, mask, acc_n, acc_t), unroll=UNROLL_ROUNDS
+        )
+    else:
+        # Index round r in place rather than scanning over xs: under vmap, scanning batched xs
+        # moves their batch axis behind the round axis, a full transpose in every sweep.
+        xs = (jnp.asarray(sched.steps), cons, target, mask)
+
+        def body(r, carry):
+            rows, acc_n, acc_t = carry
+            x = jax.tree.map(lambda a: jax.lax.dynamic_index_in_dim(a, r, keepdims=False), xs)
+            an = jax.lax.dynamic_index_in_dim(acc_n, r, keepdims=False)
+            at = jax.lax.dynamic_index_in_dim(acc_t, r, keepdims=False)
+            rows, (an, at) = round_fn(rows, (*x, an, at))
+            acc_n = jax.lax.dynamic_update_index_in_dim(acc_n, an, r, 0)
+            acc_t = jax.lax.dynamic_update_index_in_dim(acc_t, at, r, 0)
+            return rows, acc_n, acc_t
+
+        rows, acc_n, acc_t = jax.lax.fori_loop(0, sched.num_rounds, body, (rows, acc_n, acc_t), unroll=UNROLL_ROUNDS)
     rows = rows[jnp.asarray(sched.back)]
     v = v.at[:n].set(rows[:, :2])
     w = w.at[:n].set(rows[:, 2])

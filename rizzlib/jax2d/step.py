@@ -149,7 +149,7 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
         if has_joints:
             v, w, jimp = solve_joints(jc, jimp, v, w, params, use_bias)
         if has_contacts:
-            v, w, acc_n, acc_t = solve_contacts(cons, sched, target, cons.active, acc_n, acc_t, v, w, skip_idle=skip)
+            v, w, acc_n, acc_t = solve_contacts(cons, sched, target, cons.active, acc_n, acc_t, v, w, skip_idle=skip, index_rounds=static.index_rounds)
         return v, w, acc_n, acc_t, jimp
 
     if not has_contacts:
@@ -186,7 +186,8 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
     if has_contacts:
         target, applies = restitution_velocity(cons.velocity_before, cons.restitution[..., None], params.restitution_threshold)
         mask = cons.active & applies & (acc_n > 0.0) & (cons.restitution[..., None] > 0.0)
-        v, w, acc_n, acc_t = solve_contacts(cons, sched, target, mask, acc_n, acc_t, v, w, friction=False, skip_idle=skip)
+        v, w, acc_n, acc_t = solve_contacts(cons, sched, target, mask, acc_n, acc_t, v, w, friction=False, skip_idle=skip,
+                                            index_rounds=static.index_rounds)
 
     # STORE
     v = jnp.clip(v, -params.clip_velocity, params.clip_velocity)
