@@ -28,6 +28,8 @@ from rizzlib.jax2d.impulses import (
 )
 from rizzlib.jax2d.mass import circle_mass, polygon_area, polygon_mass
 from rizzlib.jax2d.pairs import pair_schedule
+from rizzlib.jax2d.presets import PRESETS, Jax2DNotebookConfig, preset
+from rizzlib.jax2d.render import animate, render_frame, render_rollout
 from rizzlib.jax2d.scene import (
     DEFAULT_FRICTION,
     DEFAULT_GRAVITY,
@@ -50,6 +52,12 @@ from rizzlib.jax2d.types import (
 )
 
 __all__ = [
+    "PRESETS",
+    "Jax2DNotebookConfig",
+    "preset",
+    "animate",
+    "render_frame",
+    "render_rollout",
     "CollisionMode",
     "Contact",
     "DEFAULT_FRICTION",
