@@ -73,7 +73,6 @@ def test_reversal_batch_layout():
     assert (labels[:, :5] == tb.IGNORE_INDEX).all() and torch.equal(labels[:, 5:], ids[:, 5:])
 
 
-@pytest.mark.slow
 def test_tiny_gpt2_learns_reversal():
     g = torch.Generator().manual_seed(0)
     model = tb.tiny_gpt2(n_layer=2, n_embd=64, n_head=4, n_positions=16)
