@@ -4,7 +4,9 @@ Both engines step the same scenes (an engine-neutral description below is built 
 same array sizes, the same actions (every motor at +1, every thruster on) and the same timing:
 ``lax.scan`` of ``--steps`` physics steps inside one ``jit``, ``vmap`` over the batch, best of
 ``--repeats`` runs after the compile run. The table gives steps/s (batch x steps / wall time) and
-the ratio ours / theirs.
+the ratio ours / theirs. Our ``StaticConfig`` gets the solver layout suited to a vmapped batch
+(``ours_flags``: no idle-round skipping, whose ``lax.cond`` runs both branches under ``vmap``;
+in-place round indexing from batch 512), the way a user stepping a batch would build it.
 
 The peer runs in this process when ``import jax2d`` works here (``pip install jax2d chex``:
 jax2d 1.0.2 imports ``chex`` without declaring it). Otherwise, or when ``--peer-venv PATH`` is given,
@@ -247,8 +249,8 @@ def time_rollout(step, state, actions, batch: int, steps: int, repeats: int) -> 
 
 def time_side_by_side(engines: dict, scene: Scene, batch: int, steps: int, repeats: int) -> dict:
     """Time several engines on one scene, alternating their runs so that a change in machine load
-    during the measurement hits both alike. ``engines``: name -> builder(scene) -> (step, state)."""
-    timers = {k: Timer(*build(scene), actions_for(scene), batch, steps) for k, build in engines.items()}
+    during the measurement hits both alike. ``engines``: name -> builder(scene, batch) -> (step, state)."""
+    timers = {k: Timer(*build(scene, batch), actions_for(scene), batch, steps) for k, build in engines.items()}
     for _ in range(repeats):
         for t in timers.values():
             t.run()
@@ -260,8 +262,9 @@ def time_side_by_side(engines: dict, scene: Scene, batch: int, steps: int, repea
 # ---------------------------------------------------------------------------------------------
 
 
-def build_peer(scene: Scene):
-    """``(step, state)`` for the ``jax2d`` package: ``step(state, actions) -> state``."""
+def build_peer(scene: Scene, batch: int = 1):
+    """``(step, state)`` for the ``jax2d`` package: ``step(state, actions) -> state``. ``batch`` is
+    unused: jax2d has no per-batch settings."""
     import jax.numpy as jnp
     from jax2d.engine import PhysicsEngine, create_empty_sim
     from jax2d.scene import (
@@ -328,12 +331,23 @@ def run_peer_subprocess(python: Path, scenes: list[str], batches: list[int], ste
 # ---------------------------------------------------------------------------------------------
 
 
-def build_ours(scene: Scene):
-    """``(step, state)`` for ``rizzlib.jax2d`` with the same shapes, borders and array sizes."""
+def ours_flags(batch: int) -> dict[str, bool]:
+    """Solver-layout flags of our ``StaticConfig`` for a step vmapped over ``batch`` scenes.
+
+    The benchmark vmaps every batch, batch 1 included, so idle-round skipping is always off (under
+    ``vmap`` its ``lax.cond`` becomes a select that runs both branches); the rest follows
+    ``StaticConfig.for_batch``."""
+    return {"skip_idle_rounds": False, "index_rounds": batch >= 512}
+
+
+def build_ours(scene: Scene, batch: int = 1):
+    """``(step, state)`` for ``rizzlib.jax2d`` with the same shapes, borders and array sizes, and the
+    solver layout for ``batch`` vmapped scenes (``ours_flags``)."""
     from rizzlib import jax2d
 
     P, C, J, T = scene.sizes
-    static = jax2d.StaticConfig(num_polygons=P, num_circles=C, num_joints=J, num_thrusters=T)
+    static = jax2d.StaticConfig.for_batch(batch, num_polygons=P, num_circles=C, num_joints=J, num_thrusters=T,
+                                          **ours_flags(batch))
     sb = jax2d.SceneBuilder(static)
     sb.add_borders(WORLD, WORLD)  # floor top at y=0, walls at x=0 and x=5, ceiling at y=5, as the peer's
     ids = []
@@ -476,12 +490,13 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        # One flat record per (scene, batch): the five figures, then where and how they were measured.
+        # One flat record per (scene, batch): the five figures, our solver flags, then where and how measured.
         meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "rizzlib": git_version(),
                 "jax": jax.__version__,
                 "peer": f"jax2d {version}" if version else None, "peer_where": where, "cpu_threads": os.cpu_count(),
                 "machine": platform.machine(), "steps": steps, "repeats": repeats}
-        args.json.write_text(json.dumps([{**r, **meta} for r in rows], indent=1) + "\n")
+        args.json.write_text(json.dumps([{**r, "ours_flags": ours_flags(r["batch"]), **meta} for r in rows], indent=1)
+                             + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
 
