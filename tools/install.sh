@@ -15,6 +15,6 @@ fi
 echo "installing into $VIRTUAL_ENV"
 python -m pip install -q --upgrade pip
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[all]" -c requirements-ci.txt
+python -m pip install -q -e ".[all,bench]" -c requirements-ci.txt   # bench: the peers some tests compare against
 python -m ipykernel install --user --name python3 --display-name "Python 3" >/dev/null
 export MPLBACKEND=Agg JAX_PLATFORMS=cpu CUDA_VISIBLE_DEVICES="" OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
