@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from rizzlib.mazes.eval import evaluate
 from rizzlib.mazes.presets import DataConfig
@@ -13,12 +12,7 @@ from rizzlib.mazes.train import load_checkpoint, make_datasets
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "rizzlib" / "mazes" / "checkpoints"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def test_both_checkpoints_are_shipped_with_a_readme():
