@@ -39,7 +39,7 @@ from rizzlib.jax2d.scene import (
     validate_polygon,
 )
 from rizzlib.jax2d.serialize import load_scene, save_scene
-from rizzlib.jax2d.step import rollout, rollout_jit, step, step_jit
+from rizzlib.jax2d.stepping import rollout, rollout_jit, step, step_jit
 from rizzlib.jax2d.types import (
     CollisionMode,
     Joint,
