@@ -4,9 +4,9 @@ Both engines step the same scenes (an engine-neutral description below is built 
 same array sizes, the same actions (every motor at +1, every thruster on) and the same timing:
 ``lax.scan`` of ``--steps`` physics steps inside one ``jit``, ``vmap`` over the batch, best of
 ``--repeats`` runs after the compile run. The table gives steps/s (batch x steps / wall time) and
-the ratio ours / theirs. Our ``StaticConfig`` gets the solver layout suited to a vmapped batch
-(``ours_flags``: no idle-round skipping, whose ``lax.cond`` runs both branches under ``vmap``;
-in-place round indexing from batch 512), the way a user stepping a batch would build it.
+the ratio ours / theirs. Our ``StaticConfig`` uses the default ``solver_layout="active"`` (only the
+touching pairs are visited); ``--layout rounds`` times the round-robin layout instead, with the
+settings that suit a vmapped batch (``ours_flags``).
 
 The peer runs in this process when ``import jax2d`` works here (``pip install jax2d chex``:
 jax2d 1.0.2 imports ``chex`` without declaring it). Otherwise, or when ``--peer-venv PATH`` is given,
@@ -17,6 +17,7 @@ this same file with ``--peer-worker``; the worker imports only numpy, jax and ja
     python benchmarks/engine.py --quick               # short rollouts, batch 1 and 256
     python benchmarks/engine.py --json benchmarks/results/engine.json
     python benchmarks/engine.py --peer-venv /tmp/venv-jax2d
+    python benchmarks/engine.py --layout rounds        # our round-robin solver layout instead
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import json
 import math
 import os
@@ -331,23 +333,26 @@ def run_peer_subprocess(python: Path, scenes: list[str], batches: list[int], ste
 # ---------------------------------------------------------------------------------------------
 
 
-def ours_flags(batch: int) -> dict[str, bool]:
-    """Solver-layout flags of our ``StaticConfig`` for a step vmapped over ``batch`` scenes.
+def ours_flags(batch: int, layout: str = "active") -> dict:
+    """Solver-layout fields of our ``StaticConfig`` for a step vmapped over ``batch`` scenes.
 
-    The benchmark vmaps every batch, batch 1 included, so idle-round skipping is always off (under
-    ``vmap`` its ``lax.cond`` becomes a select that runs both branches); the rest follows
-    ``StaticConfig.for_batch``."""
-    return {"skip_idle_rounds": False, "index_rounds": batch >= 512}
+    ``"active"`` (the default) has no per-batch settings. For ``--layout rounds`` the benchmark
+    vmaps every batch, batch 1 included, so idle-round skipping is off (under ``vmap`` its
+    ``lax.cond`` becomes a select that runs both branches) and rounds are indexed in place from
+    batch 512, as ``StaticConfig``'s docstring advises."""
+    if layout == "active":
+        return {"solver_layout": "active"}
+    return {"solver_layout": "rounds", "skip_idle_rounds": False, "index_rounds": batch >= 512}
 
 
-def build_ours(scene: Scene, batch: int = 1):
-    """``(step, state)`` for ``rizzlib.jax2d`` with the same shapes, borders and array sizes, and the
-    solver layout for ``batch`` vmapped scenes (``ours_flags``)."""
+def build_ours(scene: Scene, batch: int = 1, layout: str = "active"):
+    """``(step, state)`` for ``rizzlib.jax2d`` with the same shapes, borders and array sizes, and
+    ``layout``'s solver settings for ``batch`` vmapped scenes (``ours_flags``)."""
     from rizzlib import jax2d
 
     P, C, J, T = scene.sizes
-    static = jax2d.StaticConfig.for_batch(batch, num_polygons=P, num_circles=C, num_joints=J, num_thrusters=T,
-                                          **ours_flags(batch))
+    static = jax2d.StaticConfig(num_polygons=P, num_circles=C, num_joints=J, num_thrusters=T,
+                                   **ours_flags(batch, layout))
     sb = jax2d.SceneBuilder(static)
     sb.add_borders(WORLD, WORLD)  # floor top at y=0, walls at x=0 and x=5, ceiling at y=5, as the peer's
     ids = []
@@ -447,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write [{scene, batch, ours_sps, peer_sps, ratio}] here")
     parser.add_argument("--peer-venv", type=Path, help="run jax2d in this venv (created if missing)")
     parser.add_argument("--no-peer", action="store_true", help="time rizzlib.jax2d only")
+    parser.add_argument("--layout", choices=["active", "rounds"], default="active",
+                        help="our StaticConfig.solver_layout (default active)")
     parser.add_argument("--peer-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     batches = args.batches or ([1, 256] if args.quick else [1, 256, 1024])
@@ -480,11 +487,12 @@ def main(argv: list[str] | None = None) -> int:
             python = ensure_peer_venv(args.peer_venv)
             peer, version = run_peer_subprocess(python, args.scenes, batches, steps, repeats)
             where = f"subprocess in {args.peer_venv}"
+    build = functools.partial(build_ours, layout=args.layout)
     if where == "same process":  # alternate the two engines' timed runs
-        both = run({"ours": build_ours, "peer": build_peer}, args.scenes, batches, steps, repeats)
+        both = run({"ours": build, "peer": build_peer}, args.scenes, batches, steps, repeats)
         ours, peer, version = both["ours"], both["peer"], peer_version()
     else:
-        ours = run({"ours": build_ours}, args.scenes, batches, steps, repeats)["ours"]
+        ours = run({"ours": build}, args.scenes, batches, steps, repeats)["ours"]
     rows = merge(ours, peer)
     print(f"\nrizzlib.jax2d vs jax2d {version or '(not run)'} ({where}); physics steps/s, T={steps}, best of {repeats}")
     print(format_table(rows))
@@ -495,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
                 "jax": jax.__version__,
                 "peer": f"jax2d {version}" if version else None, "peer_where": where, "cpu_threads": os.cpu_count(),
                 "machine": platform.machine(), "steps": steps, "repeats": repeats}
-        args.json.write_text(json.dumps([{**r, "ours_flags": ours_flags(r["batch"]), **meta} for r in rows], indent=1)
+        args.json.write_text(json.dumps([{**r, "ours_flags": ours_flags(r["batch"], args.layout), **meta} for r in rows], indent=1)
                              + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return 0

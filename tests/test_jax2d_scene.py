@@ -10,6 +10,8 @@ import pytest
 
 from rizzlib import jax2d
 from rizzlib.jax2d import SceneBuilder, SimParams, StaticConfig
+from rizzlib.jax2d.contact_solver import compact_active, prepare_contacts, restore_order
+from rizzlib.jax2d.contacts import detect_contacts, stack_bodies
 from rizzlib.jax2d.pairs import pair_schedule
 
 ST = StaticConfig(num_polygons=7, num_circles=2, num_joints=4, num_thrusters=1)  # as test_jax2d_physics
@@ -193,8 +195,9 @@ def test_vmap_over_a_batch_equals_the_loop_over_scenes():
     assert leaves_equal(rows[1], rows[3])
     for i, scene in enumerate(scenes[:3]):
         single, _ = jax2d.rollout_jit(scene, PARAMS, ST, acts[:, i], None)
-        # batched and single code paths round differently (vectorised maths, and a round skipped by
-        # lax.cond alone is a select under vmap); 60 contact steps amplify that to ~1e-5
+        # batched and single code paths round differently (vectorised maths; under vmap the pair
+        # loop runs to the batch's largest contact count, a select for the rest); 60 contact
+        # steps amplify that to ~1e-5
         for x, y in zip(jax.tree.leaves(single), jax.tree.leaves(rows[i])):
             np.testing.assert_allclose(np.asarray(x, np.float64), np.asarray(y, np.float64), rtol=2e-4, atol=1e-4)
 
@@ -218,9 +221,9 @@ def test_inactive_slots_never_move_or_collide():
     assert not np.asarray(traj.contacts.active)[:, ~(act[a] & act[b])].any()
 
 
-def _contact_loss():
+def _contact_loss(layout: str = "active"):
     static = StaticConfig(num_polygons=2, num_circles=1, num_joints=0, num_thrusters=0,
-                          num_solver_iterations=2, num_relax_iterations=1)
+                          num_solver_iterations=2, num_relax_iterations=1, solver_layout=layout)
     sb = SceneBuilder(static)
     sb.add_floor()
     sb.add_box((1.0, 0.3), (0.4, 0.4), velocity=(1.0, 0.0))
@@ -235,8 +238,9 @@ def _contact_loss():
     return loss
 
 
-def test_derivatives_through_a_contact_rollout_are_finite():
-    loss = _contact_loss()
+@pytest.mark.parametrize("layout", ["active", "rounds"])
+def test_derivatives_through_a_contact_rollout_are_finite(layout):
+    loss = _contact_loss(layout)
     slope = jax.jit(lambda v: jax.jvp(loss, (v,), (1.0,))[1])(1.0)
     assert np.isfinite(float(slope)) and 0.05 < float(slope) < 0.2  # (free sliding would give 12 dt = 0.2)
     eps = 1e-2
@@ -246,10 +250,15 @@ def test_derivatives_through_a_contact_rollout_are_finite():
 
 @pytest.mark.slow
 def test_reverse_mode_gradient_matches_forward_mode():
-    loss = _contact_loss()
+    loss = _contact_loss("rounds")
     g = jax.jit(jax.grad(loss))(1.0)
     slope = jax.jit(lambda v: jax.jvp(loss, (v,), (1.0,))[1])(1.0)
     assert np.isfinite(float(g)) and float(g) == pytest.approx(float(slope), rel=1e-4)
+
+
+def test_reverse_mode_through_the_active_layout_is_refused():
+    with pytest.raises(ValueError, match="[Rr]everse-mode"):
+        jax.grad(_contact_loss("active"))(1.0)
 
 
 # ------------------------------------------------------------------------------------------ schedule
@@ -290,9 +299,10 @@ def test_octagons_roll_and_rest_with_eight_vertex_slots():
 
 
 def test_solver_layouts_agree():
-    """skip_idle_rounds and index_rounds change how the sweep is scheduled, not what it computes."""
+    """The solver layouts change how a sweep is scheduled, not what it computes."""
     finals = []
-    for layout in ({}, {"skip_idle_rounds": False}, {"index_rounds": True}):
+    rounds = {"solver_layout": "rounds"}
+    for layout in ({}, rounds, {**rounds, "skip_idle_rounds": False}, {**rounds, "index_rounds": True}):
         static = StaticConfig(num_polygons=3, num_circles=2, num_joints=1, num_thrusters=0, **layout)
         sb = SceneBuilder(static)
         sb.add_floor()
@@ -305,8 +315,31 @@ def test_solver_layouts_agree():
     for other in finals[1:]:
         for x, y in zip(jax.tree.leaves(finals[0]), jax.tree.leaves(other)):
             np.testing.assert_allclose(np.asarray(x, np.float64), np.asarray(y, np.float64), rtol=1e-5, atol=1e-5)
-    assert StaticConfig.for_batch(1024, num_polygons=2).index_rounds
-    assert not StaticConfig.for_batch(1, num_polygons=2).index_rounds
+    # active visits the touching pairs in the rounds' order: the very same arithmetic
+    assert leaves_equal(finals[0], finals[2])
+    with pytest.raises(ValueError, match="solver_layout"):
+        StaticConfig(solver_layout="jacobi")
+
+
+def test_active_layout_visits_only_touching_pairs():
+    static = StaticConfig(num_polygons=3, num_circles=2, num_joints=0, num_thrusters=0)
+    sb = SceneBuilder(static)
+    sb.add_floor()
+    sb.add_box((1.0, 0.2), (0.4, 0.4))
+    sb.add_circle((3.0, 0.1), 0.1)
+    sb.add_circle((5.0, 3.0), 0.2)  # in the air: touches nothing
+    state = jax2d.step_jit(sb.build(), PARAMS, static, None)
+    bodies = stack_bodies(state)
+    manifold = detect_contacts(state, bodies, PARAMS, static)
+    shape = (1, -1, 2)
+    cons = prepare_contacts(manifold, bodies, 1)
+    acc = manifold.normal_impulse.reshape(shape)
+    cons_c, acc_c, _, order, count = compact_active(cons, acc, acc)
+    live = np.asarray(manifold.active).any(-1)
+    assert int(count) == live.sum() == 2  # box-floor and low circle-floor
+    assert np.asarray(cons_c.active)[0, :2].any(-1).all() and not np.asarray(cons_c.active)[0, 2:].any()
+    np.testing.assert_array_equal(np.asarray(order)[:2], np.flatnonzero(live))  # schedule order kept
+    np.testing.assert_array_equal(np.asarray(restore_order(acc_c, order)), np.asarray(acc))
 
 
 def test_kinetix_sizes():

@@ -1,8 +1,12 @@
 """Contact stages of the solver: prepare, warm start, solve one sweep, relax and restitution targets.
 
-The constraint arrays have the schedule layout (R rounds, S slots, 2 points). A sweep is a
-``lax.scan`` over the R rounds; within a round no body appears twice, so all S pairs update at
-once with plain gathers and scatters, and the sweep equals a sequential Gauss-Seidel pass.
+A sweep is a Gauss-Seidel pass over the pairs in schedule order, in one of two layouts
+(``StaticConfig.solver_layout``) that compute the same numbers:
+
+* ``rounds``: constraint arrays shaped (R rounds, S slots, 2 points); a sweep is a ``lax.scan``
+  over the R rounds, and since no body appears twice in a round all S pairs update at once.
+* ``active``: arrays shaped (1, M pairs, 2 points), the pairs with a contact moved to the front
+  (:func:`compact_active`); a sweep visits only those, one pair per loop step.
 """
 
 from __future__ import annotations
@@ -114,10 +118,14 @@ def relax_target(cons: ContactConstraints, v, w, params: SimParams):
     return jnp.where(s_now > 0.0, -s_now / params.dt, 0.0)
 
 
-def _solve_round(friction: bool, slots: int, point_slots: tuple[int, int], skip_idle: bool):
-    """Scan body for one round. Point k is solved on the first ``point_slots[k]`` slots only: the
-    schedule puts polygon-polygon pairs (the only ones with a second point) first and the padding
-    pair last, so the skipped slots never hold a contact."""
+def _solve_slots(friction: bool, slots: int, point_slots: tuple[int, int]):
+    """Solve the contact points of ``slots`` pairs that share no body, all at once.
+
+    ``rows`` (2S, 3) holds [v_x, v_y, w] of the pairs' A bodies, then of their B bodies. Point k is
+    solved on the first ``point_slots[k]`` slots only: the schedule puts polygon-polygon pairs (the
+    only ones with a second point) first and the padding pair last, so the skipped slots never hold
+    a contact. Order within a pair follows Box2D: normal impulses of both points, then friction.
+    """
 
     def solve(rows, xs):
         _, c, target, mask, acc_n, acc_t = xs
@@ -164,6 +172,13 @@ def _solve_round(friction: bool, slots: int, point_slots: tuple[int, int], skip_
         rows = jnp.concatenate([jnp.concatenate([va, wa[:, None]], 1), jnp.concatenate([vb, wb[:, None]], 1)], 0)
         return rows, (acc_n, acc_t)
 
+    return solve
+
+
+def _solve_round(friction: bool, slots: int, point_slots: tuple[int, int], skip_idle: bool):
+    """Scan body for one round of the ``rounds`` layout (see :func:`_solve_slots`)."""
+    solve = _solve_slots(friction, slots, point_slots)
+
     def body(rows, xs):
         rows = rows[xs[0]]  # (2S, 3): [v_x, v_y, w] of this round's A bodies, then B bodies
         if not skip_idle:
@@ -172,6 +187,61 @@ def _solve_round(friction: bool, slots: int, point_slots: tuple[int, int], skip_
         return jax.lax.cond(jnp.any(xs[3]), solve, lambda r, x: (r, (x[4], x[5])), rows, xs)
 
     return body
+
+
+def compact_active(cons: ContactConstraints, acc_n, acc_t):
+    """Move the pairs with an active point to the front, keeping their schedule order.
+
+    Args:
+        cons: constraints in one row of M pairs, shaped (1, M, ...).  acc_n, acc_t: (1, M, 2).
+
+    Returns:
+        (cons, acc_n, acc_t, order, count): the inputs permuted by ``order`` (M,), and the number
+        of pairs with an active point. ``restore_order`` undoes the permutation.
+    """
+    live = cons.active[0].any(-1)
+    order = jnp.argsort(~live, stable=True)
+    take = lambda x: x[:, order]  # noqa: E731
+    return jax.tree.map(take, cons), take(acc_n), take(acc_t), order, live.sum()
+
+
+def restore_order(x, order):
+    """Undo :func:`compact_active` on a (1, M, ...) array."""
+    return jnp.zeros_like(x).at[:, order].set(x)
+
+
+def solve_contacts_active(cons: ContactConstraints, count, target, mask, acc_n, acc_t, v, w, friction: bool = True):
+    """One Gauss-Seidel sweep over the first ``count`` pairs only, one pair at a time.
+
+    The ``active`` layout (``StaticConfig.solver_layout``): after :func:`compact_active` the pairs
+    with contacts come first in schedule order, so this visits the same pairs in the same order as
+    :func:`solve_contacts` minus the empty ones, and computes the same velocities. Its loop runs
+    ``count`` times instead of once per round: few contacts, few steps.
+
+    Args:
+        cons: constraints shaped (1, M, ...) in compacted order.  count: () int pairs to visit.
+        target, mask, acc_n, acc_t: (1, M, 2) in compacted order.  v: (N+1, 2), w: (N+1,).
+
+    Returns:
+        (v, w, acc_n, acc_t).
+    """
+    solve = _solve_slots(friction, 1, (1, 1))
+    rows = jnp.concatenate([v, w[:, None]], 1)
+    flat = jax.tree.map(lambda x: x[0], (cons, target, mask, acc_n, acc_t))
+
+    def body(k, carry):
+        rows, acc_n, acc_t = carry
+        pick = lambda x: jax.lax.dynamic_slice_in_dim(x, k, 1)  # noqa: E731
+        c, tgt, msk = jax.tree.map(pick, flat[:3])
+        idx = jnp.concatenate([c.ia, c.ib])
+        pair, (an, at) = solve(rows[idx], (None, c, tgt, msk, pick(acc_n), pick(acc_t)))
+        rows = rows.at[idx].set(pair, unique_indices=True)
+        acc_n = jax.lax.dynamic_update_slice_in_dim(acc_n, an, k, 0)
+        acc_t = jax.lax.dynamic_update_slice_in_dim(acc_t, at, k, 0)
+        return rows, acc_n, acc_t
+
+    rows, acc_n, acc_t = jax.lax.fori_loop(0, count, body, (rows, flat[3], flat[4]))
+    return rows[:, :2], rows[:, 2], acc_n[None], acc_t[None]
 
 
 def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, acc_n, acc_t, v, w,

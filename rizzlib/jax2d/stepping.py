@@ -22,10 +22,13 @@ import jax
 import jax.numpy as jnp
 
 from rizzlib.jax2d.contact_solver import (
+    compact_active,
     normal_velocities,
     prepare_contacts,
     relax_target,
+    restore_order,
     solve_contacts,
+    solve_contacts_active,
     solve_target,
     warm_start_contacts,
 )
@@ -110,16 +113,19 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
     has_contacts = rounds > 0
     has_joints = nj > 0
     skip = static.skip_idle_rounds
+    compact = static.solver_layout == "active"
 
     # COLLIDE and PREPARE
     bodies = stack_bodies(state)
     v, w = bodies.velocity, bodies.angular_velocity
     if has_contacts:
         manifold = detect_contacts(state, bodies, params, static)
-        cons = prepare_contacts(manifold, bodies, rounds)
+        cons = prepare_contacts(manifold, bodies, 1 if compact else rounds)
         shape = cons.active.shape
         acc_n = manifold.normal_impulse.reshape(shape)
         acc_t = manifold.tangent_impulse.reshape(shape)
+        if compact:
+            cons, acc_n, acc_t, order, count = compact_active(cons, acc_n, acc_t)
         if not static.do_warm_starting:
             acc_n, acc_t = jnp.zeros_like(acc_n), jnp.zeros_like(acc_t)
     if has_joints:
@@ -144,12 +150,18 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
         if has_joints:
             v, w = warm_start_joints(jc, jimp, v, w)
 
+    def contact_sweep(target, mask, acc_n, acc_t, v, w, friction=True):
+        if compact:
+            return solve_contacts_active(cons, count, target, mask, acc_n, acc_t, v, w, friction=friction)
+        return solve_contacts(cons, sched, target, mask, acc_n, acc_t, v, w, friction=friction, skip_idle=skip,
+                              index_rounds=static.index_rounds)
+
     def sweep(carry, use_bias, target):
         v, w, acc_n, acc_t, jimp = carry
         if has_joints:
             v, w, jimp = solve_joints(jc, jimp, v, w, params, use_bias)
         if has_contacts:
-            v, w, acc_n, acc_t = solve_contacts(cons, sched, target, cons.active, acc_n, acc_t, v, w, skip_idle=skip, index_rounds=static.index_rounds)
+            v, w, acc_n, acc_t = contact_sweep(target, cons.active, acc_n, acc_t, v, w)
         return v, w, acc_n, acc_t, jimp
 
     if not has_contacts:
@@ -186,8 +198,9 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
     if has_contacts:
         target, applies = restitution_velocity(cons.velocity_before, cons.restitution[..., None], params.restitution_threshold)
         mask = cons.active & applies & (acc_n > 0.0) & (cons.restitution[..., None] > 0.0)
-        v, w, acc_n, acc_t = solve_contacts(cons, sched, target, mask, acc_n, acc_t, v, w, friction=False, skip_idle=skip,
-                                            index_rounds=static.index_rounds)
+        v, w, acc_n, acc_t = contact_sweep(target, mask, acc_n, acc_t, v, w, friction=False)
+        if compact:
+            acc_n, acc_t = restore_order(acc_n, order), restore_order(acc_t, order)
 
     # STORE
     v = jnp.clip(v, -params.clip_velocity, params.clip_velocity)

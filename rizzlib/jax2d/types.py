@@ -19,7 +19,7 @@ import enum
 import jax.numpy as jnp
 from flax import struct
 
-from rizzlib.core.validate import check_int_range
+from rizzlib.core.validate import check_choice, check_int_range
 
 
 class CollisionMode(enum.IntEnum):
@@ -48,13 +48,19 @@ class StaticConfig:
             (Box2D's relax stage; removes the push-out velocity so position correction adds no energy).
         num_position_iterations: joint position-projection passes after integrating positions.
         do_warm_starting: start each step from the previous step's accumulated impulses.
-        skip_idle_rounds: skip solver rounds without an active contact (``lax.cond``). Measured on
-            2 CPU cores: 1.2-1.4x faster for a single scene, ~8 % slower under ``vmap`` (where a
-            cond runs both branches); set False for large batches.
-        index_rounds: index each solver round's data in place instead of scanning over it. Under
-            ``vmap`` a scan first moves the batch axis of its inputs behind the round axis, a copy
-            of all contact data in every sweep. Measured on 2 CPU cores: 1.2-1.9x faster at batch
-            1024, about the same at 256, 10-25 % slower at batch 1. Set True for large batches.
+        solver_layout: how a contact sweep walks the pairs; both compute the same sweep, bit for bit.
+            ``"active"`` (default): the pairs with a contact are moved to the front each step and
+            visited one at a time, so a sweep costs as many loop steps as there are touching pairs.
+            ``"rounds"``: all P+C choose 2 pairs in round-robin rounds of disjoint pairs, solved a
+            round at a time whether or not they touch. ``"active"`` is the faster of the two in every
+            scene and batch size of ``benchmarks/engine.py``. Its loop length depends on the data,
+            which reverse-mode autodiff cannot follow: ``jax.grad`` through ``step`` needs
+            ``"rounds"`` (``jax.jvp`` works with both).
+        skip_idle_rounds: ``"rounds"`` only: skip rounds without an active contact (``lax.cond``).
+            Faster for a single unbatched scene; under ``vmap`` the cond runs both branches.
+        index_rounds: ``"rounds"`` only: index each round's data in place instead of scanning over
+            it. Under ``vmap`` a scan first moves the batch axis of its inputs behind the round axis,
+            a copy of all contact data in every sweep; in place is faster from about batch 512.
     """
 
     num_polygons: int = 12
@@ -68,14 +74,7 @@ class StaticConfig:
     do_warm_starting: bool = True
     skip_idle_rounds: bool = True
     index_rounds: bool = False
-
-    @classmethod
-    def for_batch(cls, batch: int, **sizes) -> StaticConfig:
-        """The sizes in ``sizes`` with the solver layout suited to ``batch`` scenes under vmap."""
-        check_int_range("batch", batch, 1, None)
-        sizes.setdefault("skip_idle_rounds", batch == 1)
-        sizes.setdefault("index_rounds", batch >= 512)
-        return cls(**sizes)
+    solver_layout: str = "active"
 
     def __post_init__(self):
         check_int_range("num_polygons", self.num_polygons, 0, 4096)
@@ -86,6 +85,7 @@ class StaticConfig:
         check_int_range("num_solver_iterations", self.num_solver_iterations, 1, 1000)
         check_int_range("num_relax_iterations", self.num_relax_iterations, 0, 1000)
         check_int_range("num_position_iterations", self.num_position_iterations, 0, 1000)
+        check_choice("solver_layout", self.solver_layout, ("rounds", "active"))
 
     @property
     def num_bodies(self) -> int:
