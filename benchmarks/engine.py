@@ -2,8 +2,8 @@
 
 Both engines step the same scenes (an engine-neutral description below is built in each), with the
 same array sizes, the same actions (every motor at +1, every thruster on) and the same timing:
-``lax.scan`` of ``--steps`` physics steps inside one ``jit``, ``vmap`` over the batch, best of
-``--repeats`` runs after the compile run. The table gives steps/s (batch x steps / wall time) and
+``lax.scan`` of ``--steps`` physics steps inside one ``jit``, ``vmap`` over the batch, the best run
+after the compile run and a short warm-up (at least ``--repeats`` runs and 1 s of timing per engine). The table gives steps/s (batch x steps / wall time) and
 the ratio ours / theirs. Our ``StaticConfig`` uses the default ``solver_layout="active"`` (only the
 touching pairs are visited); ``--layout rounds`` times the round-robin layout instead, with the
 settings that suit a vmapped batch (``ours_flags``).
@@ -241,21 +241,31 @@ class Timer:
         return {"sps": self.batch * self.steps / self.best_s, "compile_s": self.compile_s, "finite": self.finite}
 
 
-def time_rollout(step, state, actions, batch: int, steps: int, repeats: int) -> dict:
-    """Steps/s (best of ``repeats`` after the compile run), compile time and a finiteness flag."""
-    timer = Timer(step, state, actions, batch, steps)
-    for _ in range(repeats):
-        timer.run()
-    return timer.result()
+#: untimed runs after the compile run, until this many seconds: the first runs of a fresh compiled
+#: rollout are slower (on 2 CPU cores our batch-1 S scene took ~10 runs to reach its steady speed)
+WARMUP_S = 0.3
+#: timed runs continue, alternating engines, until each engine has this many seconds of timing
+MIN_TIMED_S = 1.0
 
 
 def time_side_by_side(engines: dict, scene: Scene, batch: int, steps: int, repeats: int) -> dict:
     """Time several engines on one scene, alternating their runs so that a change in machine load
-    during the measurement hits both alike. ``engines``: name -> builder(scene, batch) -> (step, state)."""
+    during the measurement hits both alike. ``engines``: name -> builder(scene, batch) -> (step, state).
+
+    Each engine is warmed up for ``WARMUP_S``, then timed at least ``repeats`` times and for at least
+    ``MIN_TIMED_S`` (short batch-1 rollouts are timed many times); the best run counts."""
     timers = {k: Timer(*build(scene, batch), actions_for(scene), batch, steps) for k, build in engines.items()}
-    for _ in range(repeats):
-        for t in timers.values():
-            t.run()
+    for t in timers.values():
+        spent = 0.0
+        while spent < WARMUP_S:
+            spent += t.run()
+        t.best_s = math.inf
+    timed = {k: 0.0 for k in timers}
+    runs = 0
+    while runs < repeats or min(timed.values()) < MIN_TIMED_S:
+        for k, t in timers.items():
+            timed[k] += t.run()
+        runs += 1
     return {k: t.result() for k, t in timers.items()}
 
 
@@ -442,6 +452,10 @@ def git_version() -> str:
     return head + ("+dirty" if dirty else "")
 
 
+def timing(repeats: int) -> str:
+    return f"best of >= {repeats} runs and >= {MIN_TIMED_S:g} s per engine after a {WARMUP_S:g} s warm-up"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", nargs="+", default=list(SCENES), choices=list(SCENES))
@@ -473,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     print(f"jax {jax.__version__} on {jax.default_backend()}, {os.cpu_count()} CPU threads, "
-          f"{platform.processor() or platform.machine()}; T={steps} steps, best of {repeats}", file=sys.stderr)
+          f"{platform.processor() or platform.machine()}; T={steps} steps, {timing(repeats)}", file=sys.stderr)
     peer, where, version = [], "not run", None
     if not args.no_peer:
         if args.peer_venv is None:
@@ -494,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         ours = run({"ours": build}, args.scenes, batches, steps, repeats)["ours"]
     rows = merge(ours, peer)
-    print(f"\nrizzlib.jax2d vs jax2d {version or '(not run)'} ({where}); physics steps/s, T={steps}, best of {repeats}")
+    print(f"\nrizzlib.jax2d vs jax2d {version or '(not run)'} ({where}); physics steps/s, T={steps}, {timing(repeats)}")
     print(format_table(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -502,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "rizzlib": git_version(),
                 "jax": jax.__version__,
                 "peer": f"jax2d {version}" if version else None, "peer_where": where, "cpu_threads": os.cpu_count(),
-                "machine": platform.machine(), "steps": steps, "repeats": repeats}
+                "machine": platform.machine(), "steps": steps, "repeats": repeats, "timing": timing(repeats)}
         args.json.write_text(json.dumps([{**r, "ours_flags": ours_flags(r["batch"], args.layout), **meta} for r in rows], indent=1)
                              + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
