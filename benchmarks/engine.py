@@ -13,7 +13,7 @@ jax2d 1.0.2 imports ``chex`` without declaring it). Otherwise, or when ``--peer-
 it runs in that virtual environment (created with ``python -m venv`` + pip when missing) by calling
 this same file with ``--peer-worker``; the worker imports only numpy, jax and jax2d.
 
-    python benchmarks/engine.py                       # full table, 4 scenes x batch 1/256/1024
+    python benchmarks/engine.py                       # full table, 5 scenes x batch 1/256/1024
     python benchmarks/engine.py --quick               # short rollouts, batch 1 and 256
     python benchmarks/engine.py --json benchmarks/results/engine.json
     python benchmarks/engine.py --peer-venv /tmp/venv-jax2d
@@ -160,11 +160,42 @@ def scene_random_m(seed: int = 0) -> Scene:
     return Scene("random_m", tuple(shapes), tuple(joints), thrusters, (6, 3, 2, 2))
 
 
+def scene_random_l(seed: int = 0) -> Scene:
+    """A random Kinetix-size-L level (12P 4C 6J 2T): four rectangles, each with a motorised circle on
+    a corner, two of them carrying a free-swinging bar on a revolute joint, and two thrusters; sizes,
+    tilts and densities drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    shapes: list[Shape] = []
+    joints: list[Joint] = []
+    rects = []
+    for k in range(4):
+        w, h = (float(x) for x in rng.uniform(0.2, 0.6, size=2))
+        pos = (0.7 + 1.2 * k, float(rng.uniform(1.0, 3.0)))
+        rot = float(rng.uniform(-0.5, 0.5))
+        rects.append(len(shapes))
+        shapes.append(Shape("box", pos, size=(w, h), rotation=rot, density=float(rng.uniform(0.5, 2))))
+        local = (w / 2, -h / 2)
+        offset = _rotate(local, rot)
+        shapes.append(Shape("circle", (pos[0] + offset[0], pos[1] + offset[1]), radius=float(rng.uniform(0.1, 0.25))))
+        joints.append(Joint(len(shapes) - 2, len(shapes) - 1, local, (0.0, 0.0), motor_speed=float(rng.uniform(0.4, 3)),
+                            motor_power=float(rng.uniform(1, 3))))
+    for a in rects[::2]:
+        base = shapes[a]
+        top, half = (0.0, base.size[1] / 2), 0.2  # the bar hangs up from the middle of the top edge
+        centre = _rotate((0.0, base.size[1] / 2 + half), base.rotation)
+        shapes.append(Shape("box", (base.position[0] + centre[0], base.position[1] + centre[1]), size=(0.1, 2 * half),
+                            rotation=base.rotation))
+        joints.append(Joint(a, len(shapes) - 1, top, (0.0, -half), motor=False))
+    thrusters = tuple(Thruster(a, (0.0, 0.0), float(rng.uniform(0, 2 * math.pi))) for a in rects[1::2])
+    return Scene("random_l", tuple(shapes), tuple(joints), thrusters, (12, 4, 6, 2))
+
+
 SCENES = {
     "s_car": scene_s_car,
     "stack10": scene_stack10,
     "car2": scene_car2,
     "random_m": scene_random_m,
+    "random_l": scene_random_l,
 }
 
 
