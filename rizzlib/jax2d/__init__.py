@@ -1,4 +1,4 @@
-"""rizzlib.jax2d: an impulse-based 2D rigid-body engine in JAX (jit, vmap and grad friendly).
+"""rizzlib.jax2d: an impulse-based 2D rigid-body engine in JAX (jit, vmap and autodiff friendly).
 
 Quick start::
 
@@ -9,6 +9,10 @@ Quick start::
     ball = sb.add_circle((2.5, 3.0), 0.2, restitution=0.8)
     state = sb.build()
     final, traj = jax2d.rollout_jit(state, jax2d.SimParams(), static, None, 120)
+
+For ``jax.grad`` through a rollout, build ``StaticConfig(..., solver_layout="rounds")``: the default
+``"active"`` layout loops over the touching pairs only, a data-dependent loop that reverse-mode
+autodiff cannot follow (forward mode, ``jax.jvp``, works with both; both give the same numbers).
 """
 
 from rizzlib.jax2d.collide import (
