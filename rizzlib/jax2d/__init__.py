@@ -10,9 +10,8 @@ Quick start::
     state = sb.build()
     final, traj = jax2d.rollout_jit(state, jax2d.SimParams(), static, None, 120)
 
-For ``jax.grad`` through a rollout, build ``StaticConfig(..., solver_layout="rounds")``: the default
-``"active"`` layout loops over the touching pairs only, a data-dependent loop that reverse-mode
-autodiff cannot follow (forward mode, ``jax.jvp``, works with both; both give the same numbers).
+``step`` and ``rollout`` are pure: ``jax.vmap`` them over a batch of scenes, ``jax.grad`` or
+``jax.jvp`` them through contacts (see ``StaticConfig.solver_layout`` for how derivatives are taken).
 """
 
 from rizzlib.jax2d.collide import (

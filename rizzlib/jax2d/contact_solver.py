@@ -11,6 +11,7 @@ A sweep is a Gauss-Seidel pass over the pairs in schedule order, in one of two l
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -210,21 +211,10 @@ def restore_order(x, order):
     return jnp.zeros_like(x).at[:, order].set(x)
 
 
-def solve_contacts_active(cons: ContactConstraints, count, target, mask, acc_n, acc_t, v, w, friction: bool = True):
-    """One Gauss-Seidel sweep over the first ``count`` pairs only, one pair at a time.
-
-    The ``active`` layout (``StaticConfig.solver_layout``): after :func:`compact_active` the pairs
-    with contacts come first in schedule order, so this visits the same pairs in the same order as
-    :func:`solve_contacts` minus the empty ones, and computes the same velocities. Its loop runs
-    ``count`` times instead of once per round: few contacts, few steps.
-
-    Args:
-        cons: constraints shaped (1, M, ...) in compacted order.  count: () int pairs to visit.
-        target, mask, acc_n, acc_t: (1, M, 2) in compacted order.  v: (N+1, 2), w: (N+1,).
-
-    Returns:
-        (v, w, acc_n, acc_t).
-    """
+def _active_sweep(cons: ContactConstraints, count, target, mask, acc_n, acc_t, v, w, friction: bool, bounded: bool):
+    """The sweep of :func:`solve_contacts_active`. ``bounded=False`` loops ``count`` times (a
+    ``while`` loop); ``bounded=True`` scans all M pairs and skips those past ``count`` with
+    ``lax.cond``: the same numbers, in a loop of static length that reverse-mode autodiff can follow."""
     solve = _solve_slots(friction, 1, (1, 1))
     rows = jnp.concatenate([v, w[:, None]], 1)
     flat = jax.tree.map(lambda x: x[0], (cons, target, mask, acc_n, acc_t))
@@ -240,8 +230,43 @@ def solve_contacts_active(cons: ContactConstraints, count, target, mask, acc_n, 
         acc_t = jax.lax.dynamic_update_slice_in_dim(acc_t, at, k, 0)
         return rows, acc_n, acc_t
 
-    rows, acc_n, acc_t = jax.lax.fori_loop(0, count, body, (rows, flat[3], flat[4]))
+    carry = (rows, flat[3], flat[4])
+    if bounded:
+        step = lambda c, k: (jax.lax.cond(k < count, body, lambda _, c: c, k, c), None)  # noqa: E731
+        carry = jax.lax.scan(step, carry, jnp.arange(flat[2].shape[0]))[0]
+    else:
+        carry = jax.lax.fori_loop(0, count, body, carry)
+    rows, acc_n, acc_t = carry
     return rows[:, :2], rows[:, 2], acc_n[None], acc_t[None]
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(8,))
+def solve_contacts_active(cons: ContactConstraints, count, target, mask, acc_n, acc_t, v, w, friction: bool = True):
+    """One Gauss-Seidel sweep over the first ``count`` pairs only, one pair at a time.
+
+    The ``active`` layout (``StaticConfig.solver_layout``): after :func:`compact_active` the pairs
+    with contacts come first in schedule order, so this visits the same pairs in the same order as
+    :func:`solve_contacts` minus the empty ones, and computes the same velocities. Its loop runs
+    ``count`` times instead of once per round: few contacts, few steps.
+
+    A loop of data-dependent length cannot be transposed, so derivatives (forward and reverse)
+    are taken through the bounded form of the same sweep (``_active_sweep(bounded=True)``); only
+    differentiated calls pay for its M loop steps.
+
+    Args:
+        cons: constraints shaped (1, M, ...) in compacted order.  count: () int pairs to visit.
+        target, mask, acc_n, acc_t: (1, M, 2) in compacted order.  v: (N+1, 2), w: (N+1,).
+        friction: also solve the tangent constraints (positional: it is a static argument).
+
+    Returns:
+        (v, w, acc_n, acc_t).
+    """
+    return _active_sweep(cons, count, target, mask, acc_n, acc_t, v, w, friction, bounded=False)
+
+
+@solve_contacts_active.defjvp
+def _solve_contacts_active_jvp(friction, primals, tangents):
+    return jax.jvp(lambda *args: _active_sweep(*args, friction, bounded=True), primals, tangents)
 
 
 def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, acc_n, acc_t, v, w,

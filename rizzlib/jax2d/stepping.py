@@ -152,7 +152,7 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
 
     def contact_sweep(target, mask, acc_n, acc_t, v, w, friction=True):
         if compact:
-            return solve_contacts_active(cons, count, target, mask, acc_n, acc_t, v, w, friction=friction)
+            return solve_contacts_active(cons, count, target, mask, acc_n, acc_t, v, w, friction)
         return solve_contacts(cons, sched, target, mask, acc_n, acc_t, v, w, friction=friction, skip_idle=skip,
                               index_rounds=static.index_rounds)
 

@@ -54,8 +54,9 @@ class StaticConfig:
             ``"rounds"``: all P+C choose 2 pairs in round-robin rounds of disjoint pairs, solved a
             round at a time whether or not they touch. ``"active"`` is the faster of the two in every
             scene and batch size of ``benchmarks/engine.py``. Its loop length depends on the data,
-            which reverse-mode autodiff cannot follow: ``jax.grad`` through ``step`` needs
-            ``"rounds"`` (``jax.jvp`` works with both).
+            which autodiff cannot transpose, so derivatives (``jax.grad``, ``jax.jvp``) go through
+            a custom JVP that scans all pairs instead: same numbers, rounds-like cost, only when
+            differentiating.
         skip_idle_rounds: ``"rounds"`` only: skip rounds without an active contact (``lax.cond``).
             Faster for a single unbatched scene; under ``vmap`` the cond runs both branches.
         index_rounds: ``"rounds"`` only: index each round's data in place instead of scanning over
