@@ -260,7 +260,7 @@ def test_reverse_mode_gradient_matches_forward_mode(layout):
 def test_active_layout_differentiates_through_its_bounded_sweep():
     """The active sweep's loop length depends on the data; its custom JVP goes through the bounded
     (scan + cond) form, which must give the same sweep as the while loop and be transposable."""
-    speeds = jnp.array([0.5, 1.0])  # under vmap too: the two scenes touch different pairs
+    speeds = jnp.array([0.5, 1.0])  # under vmap too, where the custom JVP rule itself gets batched
     grads = [jax.jit(jax.vmap(jax.grad(_contact_loss(layout))))(speeds) for layout in ("active", "rounds")]
     np.testing.assert_allclose(np.asarray(grads[0]), np.asarray(grads[1]), rtol=1e-5)
     assert np.all(np.isfinite(np.asarray(grads[0])))
