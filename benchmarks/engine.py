@@ -11,7 +11,8 @@ settings that suit a vmapped batch (``ours_flags``).
 The peer runs in this process when ``import jax2d`` works here (``pip install jax2d chex``:
 jax2d 1.0.2 imports ``chex`` without declaring it). Otherwise, or when ``--peer-venv PATH`` is given,
 it runs in that virtual environment (created with ``python -m venv`` + pip when missing) by calling
-this same file with ``--peer-worker``; the worker imports only numpy, jax and jax2d.
+this same file with ``--peer-worker``; the worker imports only numpy, jax, jax2d and (from this
+checkout) ``rizzlib.core``, which needs numpy alone.
 
     python benchmarks/engine.py                       # full table, 5 scenes x batch 1/256/1024
     python benchmarks/engine.py --quick               # short rollouts, batch 1 and 256
@@ -258,15 +259,11 @@ class Timer:
         self.finite = bool(all(np.isfinite(x).all() for x in floats))
         self.best_s = math.inf
 
-    def run(self) -> float:
-        """Time one rollout; returns its wall time in s and keeps the best."""
+    def __call__(self) -> None:
+        """One rollout, blocking until it is done."""
         import jax
 
-        t0 = time.perf_counter()
         jax.block_until_ready(self.roll(self.states))
-        dt = time.perf_counter() - t0
-        self.best_s = min(self.best_s, dt)
-        return dt
 
     def result(self) -> dict:
         return {"sps": self.batch * self.steps / self.best_s, "compile_s": self.compile_s, "finite": self.finite}
@@ -284,19 +281,14 @@ def time_side_by_side(engines: dict, scene: Scene, batch: int, steps: int, repea
     during the measurement hits both alike. ``engines``: name -> builder(scene, batch) -> (step, state).
 
     Each engine is warmed up for ``WARMUP_S``, then timed at least ``repeats`` times and for at least
-    ``MIN_TIMED_S`` (short batch-1 rollouts are timed many times); the best run counts."""
+    ``MIN_TIMED_S`` (short batch-1 rollouts are timed many times); the best run counts
+    (``rizzlib.core.timing.best_run_seconds``)."""
+    from rizzlib.core.timing import best_run_seconds
+
     timers = {k: Timer(*build(scene, batch), actions_for(scene), batch, steps) for k, build in engines.items()}
-    for t in timers.values():
-        spent = 0.0
-        while spent < WARMUP_S:
-            spent += t.run()
-        t.best_s = math.inf
-    timed = {k: 0.0 for k in timers}
-    runs = 0
-    while runs < repeats or min(timed.values()) < MIN_TIMED_S:
-        for k, t in timers.items():
-            timed[k] += t.run()
-        runs += 1
+    best = best_run_seconds(timers, repeats=repeats, warmup_s=WARMUP_S, min_s=MIN_TIMED_S)
+    for k, t in timers.items():
+        t.best_s = best[k]
     return {k: t.result() for k, t in timers.items()}
 
 
@@ -364,7 +356,10 @@ def ensure_peer_venv(path: Path) -> Path:
 def run_peer_subprocess(python: Path, scenes: list[str], batches: list[int], steps: int, repeats: int) -> tuple[list[dict], str]:
     cmd = [str(python), __file__, "--peer-worker", "--scenes", *scenes, "--batches", *map(str, batches),
            "--steps", str(steps), "--repeats", str(repeats)]
-    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    # the worker needs rizzlib.core (numpy only) from this checkout for the shared timing rule
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env)
     payload = json.loads(done.stdout)
     return payload["results"], payload["version"]
 

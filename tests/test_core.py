@@ -156,3 +156,39 @@ def test_runtime_describe_prints_scale_device_versions(capsys):
     assert describe("smoke") == "smoke"
     out = capsys.readouterr().out
     assert "scale: smoke" in out and "device:" in out and "numpy" in out
+
+
+def test_best_run_seconds_warms_up_alternates_and_keeps_the_fastest():
+    from rizzlib.core.timing import best_run_seconds
+
+    now = [0.0]
+    calls = {"a": [], "b": []}
+    # a's runs get faster (a freshly compiled function warming up); b's take 0.25 s each
+    durations = {"a": iter([0.5, 0.4, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])}
+
+    def make(name):
+        def run():
+            dt = 0.25 if name == "b" else next(durations["a"])
+            calls[name].append(dt)
+            now[0] += dt
+
+        return run
+
+    best = best_run_seconds({"a": make("a"), "b": make("b")}, repeats=2, warmup_s=0.6, min_s=0.7,
+                            clock=lambda: now[0])
+    assert calls["a"][:2] == [0.5, 0.4]  # warm-up: runs until 0.6 s have passed, untimed
+    assert calls["b"][:3] == [0.25] * 3
+    # timed, alternating: 2 rounds satisfy repeats, but a has only 0.3 + 0.2 s < min_s, so two more
+    assert calls["a"][2:] == [0.3, 0.2, 0.1, 0.1] and len(calls["b"]) == 3 + 4
+    assert best == pytest.approx({"a": 0.1, "b": 0.25})
+
+
+def test_best_run_seconds_rejects_bad_arguments():
+    from rizzlib.core.timing import best_run_seconds
+
+    with pytest.raises(ValueError, match="runs"):
+        best_run_seconds({})
+    with pytest.raises(ValueError, match="repeats"):
+        best_run_seconds({"x": lambda: None}, repeats=0)
+    with pytest.raises(ValueError, match="min_s"):
+        best_run_seconds({"x": lambda: None}, min_s=-1.0)

@@ -217,12 +217,12 @@ def _active_sweep(cons: ContactConstraints, count, target, mask, acc_n, acc_t, v
     ``lax.cond``: the same numbers, in a loop of static length that reverse-mode autodiff can follow."""
     solve = _solve_slots(friction, 1, (1, 1))
     rows = jnp.concatenate([v, w[:, None]], 1)
-    flat = jax.tree.map(lambda x: x[0], (cons, target, mask, acc_n, acc_t))
+    fixed = jax.tree.map(lambda x: x[0], (cons, target, mask))  # (M, ...): read-only in the loop
 
     def body(k, carry):
         rows, acc_n, acc_t = carry
         pick = lambda x: jax.lax.dynamic_slice_in_dim(x, k, 1)  # noqa: E731
-        c, tgt, msk = jax.tree.map(pick, flat[:3])
+        c, tgt, msk = jax.tree.map(pick, fixed)
         idx = jnp.concatenate([c.ia, c.ib])
         pair, (an, at) = solve(rows[idx], (None, c, tgt, msk, pick(acc_n), pick(acc_t)))
         rows = rows.at[idx].set(pair, unique_indices=True)
@@ -230,10 +230,10 @@ def _active_sweep(cons: ContactConstraints, count, target, mask, acc_n, acc_t, v
         acc_t = jax.lax.dynamic_update_slice_in_dim(acc_t, at, k, 0)
         return rows, acc_n, acc_t
 
-    carry = (rows, flat[3], flat[4])
+    carry = (rows, acc_n[0], acc_t[0])
     if bounded:
         step = lambda c, k: (jax.lax.cond(k < count, body, lambda _, c: c, k, c), None)  # noqa: E731
-        carry = jax.lax.scan(step, carry, jnp.arange(flat[2].shape[0]))[0]
+        carry = jax.lax.scan(step, carry, jnp.arange(acc_n.shape[1]))[0]
     else:
         carry = jax.lax.fori_loop(0, count, body, carry)
     rows, acc_n, acc_t = carry
