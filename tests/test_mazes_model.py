@@ -1,5 +1,8 @@
-"""Oracles for the maze transformers: parameter matching, no leakage, RoPE's relative property."""
+"""Oracles for the maze transformers: parameter matching, no leakage, RoPE's relative property, init."""
 
+import math
+
+import numpy as np
 import pytest
 import torch
 
@@ -98,6 +101,7 @@ def test_rope_preserves_norms_even_at_large_positions():
         (dict(d_model=60), "multiple"),
         (dict(vocab_size=1), "vocab_size"),
         (dict(n_heads=0), "n_heads"),
+        (dict(init="xavier"), "init"),
     ],
 )
 def test_bad_configs_raise(kwargs, match):
@@ -124,3 +128,79 @@ def test_bad_inputs_raise():
         mlmu(tokens, ones, q[:2])
     with pytest.raises(ValueError, match="objective 'ntp'"):
         NextTokenModel(ModelConfig(V, "mlmu", 32, 4, 2))
+
+
+# ------------------------------------------------------------------------- initialisation (issue 8)
+
+
+def _first_decoder_logit_spread(init, seed=0, d_model=64):
+    """Std over visible keys of the first decoder layer's attention logits at init, mean over rows/heads."""
+    from rizzlib.mazes.generate import generate_dfs
+    from rizzlib.mazes.tokens import dfs_vocab, tokenize
+
+    rng = np.random.default_rng(seed)
+    data = tokenize(generate_dfs(5, 16, rng), dfs_vocab(5), rng)
+    torch.manual_seed(seed)
+    model = MLMUModel(ModelConfig(data.vocab.model_size, "mlmu", d_model, 4, 4, init=init)).eval()
+    p = int(data.prompt_lengths[0])
+    visible = data.padding_mask.clone()
+    visible[:, p:] = False
+    query = torch.arange(p, p + 8).expand(len(data), -1)
+    with torch.no_grad():
+        memory, k_rope, _ = model.encode(data.ids, visible)
+        q_rope = rope_tables(query, d_model // 4, model.cfg.rope_base)
+        block = model.decoder[0]
+        x = block.ln_attn(model.query.expand(len(data), 8, -1))
+        logits = block.attn.logits(x, memory, q_rope, k_rope)[..., :p]  # the visible keys: the prompt
+    return float(logits.std(-1).mean())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_official_init_lets_decoder_queries_tell_keys_apart(seed):
+    # PyTorch defaults (the official PAST init): q and k entries have variance ~1/3, so the logits over
+    # the visible keys spread by ~0.2-0.3; under GPT-2's N(0, 0.02) they spread by ~0.02 (near-uniform
+    # attention, the plateau of issue 8). Both bounds are many sigmas from the other rule's value.
+    official, gpt2 = _first_decoder_logit_spread("official", seed), _first_decoder_logit_spread("gpt2", seed)
+    assert 0.12 < official < 0.5
+    assert gpt2 < 0.05
+    assert _first_decoder_logit_spread("pytorch", seed) == pytest.approx(official)
+
+
+def test_init_distributions_follow_the_official_code():
+    D, V = 128, 256
+    torch.manual_seed(0)
+    mlmu = MLMUModel(ModelConfig(V, "mlmu", D, 4, 4))
+    bound = 1 / math.sqrt(D)
+    emb = mlmu.embed.weight.detach()
+    # tied embedding/head = nn.Linear(D, V).weight: U(-1/sqrt(D), 1/sqrt(D)), variance 1/(3D)
+    assert emb.abs().max() <= bound and emb.var().item() == pytest.approx(1 / (3 * D), rel=0.05)
+    assert mlmu.head_bias.abs().max() <= bound and mlmu.head_bias.std() > 0.3 * bound
+    # the decoder query: one nn.Embedding row, N(0, 1), a (1, D) matrix
+    assert mlmu.query.shape == (1, D) and 0.7 < mlmu.query.std().item() < 1.3
+    for name, p in mlmu.named_parameters():
+        if name.endswith("weight") and p.dim() == 2 and name != "embed.weight" and "query" not in name:
+            fan_in_bound = 1 / math.sqrt(p.shape[1])  # nn.Linear default: kaiming_uniform(a=sqrt 5)
+            assert p.abs().max() <= fan_in_bound and p.var().item() == pytest.approx(fan_in_bound**2 / 3, rel=0.1), name
+        if name.startswith(("encoder", "decoder")) and name.endswith("attn.q.bias"):
+            assert p.abs().max() <= 1 / math.sqrt(D) and p.abs().max() > 0  # Linear biases are not zero
+        if name.endswith("ln_attn.weight"):
+            assert torch.equal(p, torch.ones_like(p))
+    # the next-token GPT keeps GPT-2's init (the official HF baseline): N(0, 0.02), scaled projections
+    ntp = NextTokenModel(ModelConfig(V, "ntp", D, 4, 8))
+    assert ntp.embed.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert ntp.blocks[0].attn.q.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    assert ntp.blocks[0].attn.proj.weight.std().item() == pytest.approx(0.02 / 4, rel=0.1)
+    assert all(not b.attn.q.bias.any() for b in ntp.blocks)
+
+
+def test_head_bias_is_part_of_the_logits():
+    torch.manual_seed(0)
+    model = MLMUModel(ModelConfig(V, "mlmu", 32, 4, 2)).eval()
+    tokens = _tokens(B=1)
+    visible = torch.ones_like(tokens, dtype=torch.bool)
+    q = torch.tensor([[3]])
+    with torch.no_grad():
+        before = model(tokens, visible, q)
+        model.head_bias[5] += 1.0
+        after = model(tokens, visible, q)
+    assert torch.allclose((after - before)[0, 0], torch.nn.functional.one_hot(torch.tensor(5), V).float(), atol=1e-6)

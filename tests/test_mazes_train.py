@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rizzlib.mazes.decode import greedy_decode, next_logits
+from rizzlib.mazes.decode import confidence_decode, greedy_decode, next_logits
 from rizzlib.mazes.eval import evaluate
 from rizzlib.mazes.generate import generate_dfs, is_valid_walk
 from rizzlib.mazes.model import MLMUModel, ModelConfig
@@ -48,6 +48,10 @@ def test_weight_decay_only_on_matrices():
     decayed, plain = opt.param_groups
     assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
     assert all(p.dim() >= 2 for p in decayed["params"]) and all(p.dim() < 2 for p in plain["params"])
+    # as the official optimiser: the decoder query (an nn.Embedding row there) and the tied embedding
+    # decay, the head bias does not
+    decayed_ids, plain_ids = ({id(p) for p in g["params"]} for g in (decayed, plain))
+    assert {id(model.query), id(model.embed.weight)} <= decayed_ids and id(model.head_bias) in plain_ids
 
 
 @pytest.mark.parametrize("objective", ["mlmu", "ntp"])
@@ -188,3 +192,73 @@ def test_greedy_decode_pads_after_the_stop_token_and_checks_input():
         greedy_decode(_Oracle(data.ids, data.vocab.model_size), data.ids[:, :p], 0, 1, 0)
     with pytest.raises(ValueError, match="prompt"):
         greedy_decode(_Oracle(data.ids, data.vocab.model_size), data.ids[0, :p], 3, 1, 0)
+
+
+# ------------------------------------------------------------------- confidence-order decoding
+
+
+class _TableModel(MLMUModel):
+    """Logits from fixed random tables of the query position and of the visible tokens' sum.
+
+    Every pass therefore depends on what has been filled so far, so the order of filling matters.
+    """
+
+    def __init__(self, vocab_size, max_len, seed):
+        super().__init__(ModelConfig(vocab_size, "mlmu", 8, 2, 2))
+        g = torch.Generator().manual_seed(seed)
+        self.a = 3.0 * torch.randn(max_len, vocab_size, generator=g)
+        self.b = torch.randn(max_len, vocab_size, generator=g)
+
+    def forward(self, tokens, visible, query_pos):
+        seen = (tokens * visible).sum(1).float() % 7  # (B,)
+        return self.a[query_pos] + seen[:, None, None] * self.b[query_pos]
+
+
+def _confidence_decode_one_row(model, prompt, n, stop, pad):
+    """Plain-Python twin of confidence_decode for one row (B = 1)."""
+    P = prompt.shape[0]
+    buf = torch.cat([prompt, torch.full((n,), pad)])
+    vis = torch.zeros(P + n, dtype=torch.bool)
+    vis[:P] = True
+    hidden = list(range(n))
+    while hidden:
+        probs = model(buf[None], vis[None], torch.arange(P, P + n)[None])[0].softmax(-1)
+        best = max(hidden, key=lambda k: (float(probs[k].max()), -k))  # ties: the earliest slot
+        tok = int(probs[best].argmax())
+        buf[P + best], vis[P + best] = tok, True
+        hidden.remove(best)
+        if tok == stop:
+            for k in range(best + 1, n):
+                buf[P + k], vis[P + k] = pad, False
+                if k in hidden:
+                    hidden.remove(k)
+    out = buf[P:].tolist()
+    if stop in out:
+        first = out.index(stop)
+        out = out[: first + 1] + [pad] * (n - first - 1)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_confidence_decode_matches_a_per_row_twin(seed):
+    V, P, n, stop, pad = 12, 5, 9, 3, 0
+    model = _TableModel(V, P + n, seed).eval()
+    g = torch.Generator().manual_seed(100 + seed)
+    prompt = torch.randint(1, V, (7, P), generator=g)
+    out = confidence_decode(model, prompt, n, stop, pad)
+    for i in range(len(prompt)):
+        assert out[i].tolist() == _confidence_decode_one_row(model, prompt[i], n, stop, pad)
+
+
+def test_confidence_decode_with_an_oracle_equals_greedy_and_scores_one():
+    data = _mazes(4, 12)
+    oracle = _Oracle(data.ids, data.vocab.model_size)
+    p = int(data.prompt_lengths[0])
+    args = (data.ids[:, :p], data.ids.shape[1] - p, data.vocab.answer_end_id, data.vocab.pad_id)
+    assert torch.equal(confidence_decode(oracle, *args), greedy_decode(oracle, *args))
+    result = evaluate(oracle, data, order="confidence")
+    assert result.exact.all() and result.solved.all()
+    with pytest.raises(ValueError, match="MLMUModel"):
+        confidence_decode(init_model(PRESETS.smoke.model_config("ntp", 40)), *args)
+    with pytest.raises(ValueError, match="order"):
+        evaluate(oracle, data, order="random")

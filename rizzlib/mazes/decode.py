@@ -1,10 +1,16 @@
-"""Inference for both models: greedy, left to right, one token per forward pass (spec §3.4).
+"""Inference for both models: greedy, left to right, one token per forward pass (spec §3.4), and
+for MLM-U also greedy in confidence order (an extension the spec allows, reported separately).
 
 Given the prompt (everything up to and including ``<PATH_START>``), step t writes the argmax token
 at position P + t. The next-token model reads positions < P + t causally; the MLM-U model sees the
 prompt and the t tokens decoded so far as visible and asks for position P + t with a query, so every
 later position is invisible. No KV cache: one full forward pass per step, as in the paper's code.
 Decoding stops once every row has emitted ``stop_id``; tokens after a row's stop are ``pad_id``.
+
+Confidence order (:func:`confidence_decode`, MLM-U only): every answer slot starts hidden; each
+forward pass asks for all hidden slots at once and fills, per row, the one whose argmax has the
+highest probability. Writing ``stop_id`` at slot j ends the answer there: later slots become
+``pad_id`` and are never asked again. At most ``n_steps`` forward passes, like left to right.
 """
 
 from __future__ import annotations
@@ -51,3 +57,52 @@ def greedy_decode(model, prompt: torch.Tensor, n_steps: int, stop_id: int, pad_i
             break
     model.train(was_training)
     return buffer[:, P:]
+
+
+@torch.no_grad()
+def confidence_decode(model: MLMUModel, prompt: torch.Tensor, n_steps: int, stop_id: int, pad_id: int) -> torch.Tensor:
+    """MLM-U decoding, most confident hidden slot first: prompt (B, P) -> (B, n_steps) int64.
+
+    Same output convention as :func:`greedy_decode` (tokens up to the first ``stop_id``, then
+    ``pad_id``); the visible set at each pass is the prompt plus the slots filled so far.
+    """
+    if not isinstance(model, MLMUModel):
+        raise ValueError(f"model must be an MLMUModel (confidence order needs any-order queries); got {type(model).__name__}")
+    if prompt.dim() != 2 or prompt.dtype != torch.long or prompt.shape[1] < 1:
+        raise ValueError(f"prompt must be a LongTensor of shape (B, P) with P >= 1; got {tuple(prompt.shape)} {prompt.dtype}")
+    check_int_range("n_steps", n_steps, 1, None)
+    was_training = model.training
+    model.eval()
+    B, P = prompt.shape
+    dev = prompt.device
+    buffer = torch.cat([prompt, prompt.new_full((B, n_steps), pad_id)], dim=1)
+    visible = torch.zeros(B, P + n_steps, dtype=torch.bool, device=dev)
+    visible[:, :P] = True
+    hidden = torch.ones(B, n_steps, dtype=torch.bool, device=dev)  # slots still to fill
+    slots = torch.arange(P, P + n_steps, device=dev).expand(B, -1)
+    rows = torch.arange(B, device=dev)
+    for _ in range(n_steps):
+        active = hidden.any(1)
+        if not bool(active.any()):
+            break
+        probs = model(buffer, visible, slots).float().softmax(-1)  # (B, n_steps, V)
+        conf, token = probs.max(-1)
+        conf = conf.masked_fill(~hidden, -1.0)
+        j = conf.argmax(1)  # (B,) the most confident hidden slot per row
+        tok = token[rows, j]
+        ra, ja, ta = rows[active], j[active], tok[active]
+        buffer[ra, P + ja] = ta
+        visible[ra, P + ja] = True
+        hidden[ra, ja] = False
+        stop = ta == stop_id
+        if bool(stop.any()):  # the answer ends at slot j: later slots are padding, settled and hidden
+            rs, later = ra[stop], torch.arange(n_steps, device=dev)[None, :] > ja[stop, None]  # (S,), (S, n_steps)
+            hidden[rs] = hidden[rs] & ~later
+            buffer[rs, P:] = buffer[rs, P:].masked_fill(later, pad_id)
+            visible[rs, P:] = visible[rs, P:] & ~later
+    model.train(was_training)
+    out = buffer[:, P:].clone()
+    # the stop-and-pad convention of greedy_decode: everything after a row's first stop token is pad
+    is_stop = out == stop_id
+    after = (is_stop.long().cumsum(1) - is_stop.long()) > 0
+    return out.masked_fill(after, pad_id)

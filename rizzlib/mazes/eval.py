@@ -15,8 +15,8 @@ import dataclasses
 import numpy as np
 import torch
 
-from rizzlib.core.validate import check_int_range
-from rizzlib.mazes.decode import greedy_decode
+from rizzlib.core.validate import check_choice, check_int_range
+from rizzlib.mazes.decode import confidence_decode, greedy_decode
 from rizzlib.mazes.generate import is_shortest_path
 from rizzlib.mazes.tokens import TokenBatch, decode_path, detokenize
 
@@ -53,14 +53,18 @@ def _safe_cells(ids: np.ndarray, batch: TokenBatch) -> np.ndarray | None:
 
 
 @torch.no_grad()
-def evaluate(model, batch: TokenBatch, batch_size: int = 256, autocast=None, solved: bool = True) -> EvalResult:
+def evaluate(model, batch: TokenBatch, batch_size: int = 256, autocast=None, solved: bool = True, order: str = "left_to_right") -> EvalResult:
     """Greedy-decode every maze in ``batch`` and score it; mazes are grouped by prompt length.
 
     Each group decodes up to its longest true answer, as the paper's evaluation does.
+    ``order``: ``"left_to_right"`` (the paper's decoding, both models) or ``"confidence"`` (MLM-U
+    only: most confident hidden slot first, :func:`~rizzlib.mazes.decode.confidence_decode`).
     ``autocast`` is an optional context-manager factory: use the training precision (spec §3.4).
     ``solved=False`` skips the per-maze walk check (it parses every maze in Python).
     """
     check_int_range("batch_size", batch_size, 1, None)
+    check_choice("order", order, ("left_to_right", "confidence"))
+    decode = greedy_decode if order == "left_to_right" else confidence_decode
     device = next(model.parameters()).device
     ids, answer = batch.ids.to(device), batch.answer_mask.to(device)
     start, n_ans = batch.prompt_lengths, batch.answer_mask.sum(1)
@@ -73,7 +77,7 @@ def evaluate(model, batch: TokenBatch, batch_size: int = 256, autocast=None, sol
         for chunk in (start == p).nonzero().squeeze(1).split(batch_size):
             steps = int(n_ans[chunk].max())
             with ctx():
-                out = greedy_decode(model, ids[chunk, :p], steps, stop, pad)
+                out = decode(model, ids[chunk, :p], steps, stop, pad)
             rows = chunk.numpy()
             predicted[rows, : out.shape[1]] = out.cpu().numpy()
             gt = ids[chunk, p : p + steps].masked_fill(~answer[chunk, p : p + steps], pad)

@@ -12,6 +12,15 @@ a 4x GELU MLP, biases, no dropout, a final LayerNorm after each stack and an LM 
 token embedding. With the same ``d_model`` and ``n_blocks`` the two have the same parameter count up
 to a few LayerNorm and query vectors (an encoder block's qkv equals a decoder block's q plus kv).
 
+Initialisation follows the official code (``init="official"``): the MLM-U model keeps PyTorch's
+defaults as ``recipe/models/past.py`` does (Linear weights and biases U(+-1/sqrt(fan_in)), LayerNorm
+1/0, the tied embedding/head matrix from the head's Linear, so U(+-1/sqrt(D)), a head bias, and the
+decoder's query vector from ``nn.Embedding(1, D)``, N(0, 1), stored as a (1, D) matrix so AdamW
+decays it as the official optimiser does); the next-token GPT gets GPT-2's init as the official HF
+baseline does (N(0, 0.02), residual projections scaled by 1/sqrt(2 n_blocks), zero biases).
+``init="gpt2"`` / ``"pytorch"`` force one rule on either model (an ablation: GPT-2's init leaves the
+MLM-U decoder's first attention nearly uniform, logit spread ~0.02, and training stalls on a plateau).
+
 Shapes: B batch, T sequence length, Q query positions, H heads, D = d_model, V vocabulary.
 """
 
@@ -27,6 +36,7 @@ from torch import nn
 from rizzlib.core.validate import check_choice, check_int_range, check_range
 
 OBJECTIVES = ("ntp", "mlmu")
+INITS = ("official", "pytorch", "gpt2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +55,9 @@ class ModelConfig:
     """Transformer blocks in total: MLM-U splits them evenly into encoder and decoder (even, >= 2)."""
     rope_base: float = 10_000.0
     """RoPE base: the slowest pair of channels turns by ``position / rope_base`` radians."""
+    init: str = "official"
+    """``"official"`` (PyTorch defaults for MLM-U, GPT-2 for next token, as the official code),
+    ``"pytorch"`` or ``"gpt2"`` (that rule for either model)."""
 
     def __post_init__(self) -> None:
         check_int_range("vocab_size", self.vocab_size, 2, None)
@@ -57,6 +70,13 @@ class ModelConfig:
         if self.objective == "mlmu" and self.n_blocks % 2:
             raise ValueError(f"n_blocks must be even for objective 'mlmu' (encoder = decoder); got {self.n_blocks}")
         check_range("rope_base", self.rope_base, 1.0, None, low_inclusive=False)
+        check_choice("init", self.init, INITS)
+
+    def init_rule(self) -> str:
+        """The rule actually applied: ``"pytorch"`` or ``"gpt2"``."""
+        if self.init != "official":
+            return self.init
+        return "pytorch" if self.objective == "mlmu" else "gpt2"
 
 
 # ---------------------------------------------------------------------------------------------- RoPE
@@ -92,15 +112,24 @@ class Attention(nn.Module):
         self.kv = nn.Linear(cfg.d_model, 2 * cfg.d_model)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model)
 
-    def forward(self, x, memory, q_rope, k_rope, mask=None, causal=False):
-        """mask: bool (B, 1, Q, T), True = may attend; q_rope/k_rope: (cos, sin) tables for Q and T."""
-        B, Q, D = x.shape
+    def _qkv(self, x, memory, q_rope, k_rope):
+        B, Q, _ = x.shape
         T = memory.shape[1]
         q = self.q(x).view(B, Q, self.n_heads, -1).transpose(1, 2)  # (B, H, Q, D/H)
         k, v = self.kv(memory).view(B, T, 2, self.n_heads, -1).permute(2, 0, 3, 1, 4)  # 2 x (B, H, T, D/H)
-        q, k = apply_rope(q, *q_rope), apply_rope(k, *k_rope)
+        return apply_rope(q, *q_rope), apply_rope(k, *k_rope), v
+
+    def forward(self, x, memory, q_rope, k_rope, mask=None, causal=False):
+        """mask: bool (B, 1, Q, T), True = may attend; q_rope/k_rope: (cos, sin) tables for Q and T."""
+        B, Q, D = x.shape
+        q, k, v = self._qkv(x, memory, q_rope, k_rope)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
         return self.proj(y.transpose(1, 2).reshape(B, Q, D))
+
+    def logits(self, x, memory, q_rope, k_rope) -> torch.Tensor:
+        """Pre-softmax attention scores q.k / sqrt(head_dim), (B, H, Q, T), before any mask (diagnostics)."""
+        q, k, _ = self._qkv(x, memory, q_rope, k_rope)
+        return q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
 
 
 class MLP(nn.Module):
@@ -130,14 +159,36 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_mlp(x))
 
 
-def _init_weights(model: nn.Module, n_blocks: int) -> None:
+def _gpt2_init(model: nn.Module, n_blocks: int) -> None:
     """GPT-2 init: N(0, 0.02), residual projections scaled by 1/sqrt(2 n_blocks), zero biases."""
     for name, p in model.named_parameters():
         if name.endswith("bias"):
             nn.init.zeros_(p)
-        elif p.dim() >= 2 or name.endswith("query"):
+        elif p.dim() >= 2:
             std = 0.02 / math.sqrt(2 * n_blocks) if name.endswith(("proj.weight", "down.weight")) else 0.02
             nn.init.normal_(p, 0.0, std)
+
+
+def _pytorch_init(model: nn.Module) -> None:
+    """PyTorch's defaults, as the official PAST model gets them (it never re-initialises anything).
+
+    Linear layers and LayerNorms keep what their constructors drew. The tied embedding/head matrix
+    (V, D) is the head ``nn.Linear(D, V)``'s weight, U(+-1/sqrt(D)), and so is the head bias; a query
+    vector, if any, is an ``nn.Embedding`` row, N(0, 1).
+    """
+    bound = 1.0 / math.sqrt(model.cfg.d_model)
+    nn.init.uniform_(model.embed.weight, -bound, bound)
+    if getattr(model, "head_bias", None) is not None:
+        nn.init.uniform_(model.head_bias, -bound, bound)
+    if getattr(model, "query", None) is not None:
+        nn.init.normal_(model.query, 0.0, 1.0)
+
+
+def _init_weights(model: nn.Module) -> None:
+    if model.cfg.init_rule() == "gpt2":
+        _gpt2_init(model, model.cfg.n_blocks)  # the query vector, (1, D), gets N(0, 0.02) too
+    else:
+        _pytorch_init(model)
 
 
 def _positions(tokens: torch.Tensor) -> torch.Tensor:
@@ -166,7 +217,7 @@ class NextTokenModel(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_blocks))
         self.ln_out = nn.LayerNorm(cfg.d_model)
-        _init_weights(self, cfg.n_blocks)
+        _init_weights(self)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         _check_tokens(tokens, self.cfg.vocab_size)
@@ -193,10 +244,22 @@ class MLMUModel(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.encoder = nn.ModuleList(Block(cfg) for _ in range(n))
         self.ln_enc = nn.LayerNorm(cfg.d_model)
-        self.query = nn.Parameter(torch.zeros(cfg.d_model))  # the same start vector for every position
+        # the same start vector for every position; (1, D) like the official 1-row nn.Embedding, so
+        # the ">= 2 dims" rule of the optimiser decays it as the official one does
+        self.query = nn.Parameter(torch.zeros(1, cfg.d_model))
         self.decoder = nn.ModuleList(Block(cfg, cross=True) for _ in range(n))
         self.ln_dec = nn.LayerNorm(cfg.d_model)
-        _init_weights(self, cfg.n_blocks)
+        self.head_bias = nn.Parameter(torch.zeros(cfg.vocab_size))  # the official lm_head has a bias
+        _init_weights(self)
+
+    def encode(self, tokens: torch.Tensor, visible: torch.Tensor):
+        """Encoder pass: (memory (B, T, D), key RoPE tables, mask (B, 1, 1, T)) for the decoder."""
+        k_rope = rope_tables(_positions(tokens), self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_base)
+        mask = visible[:, None, None, :]  # (B, 1, 1, T): every query sees exactly the visible keys
+        x = self.embed(tokens)
+        for block in self.encoder:
+            x = block(x, k_rope, k_rope, mask=mask)
+        return self.ln_enc(x), k_rope, mask  # every decoder block reads the final encoder output
 
     def forward(self, tokens: torch.Tensor, visible: torch.Tensor, query_pos: torch.Tensor) -> torch.Tensor:
         _check_tokens(tokens, self.cfg.vocab_size)
@@ -207,20 +270,12 @@ class MLMUModel(nn.Module):
             raise ValueError(f"query_pos must have shape ({B}, Q); got {tuple(query_pos.shape)}")
         if not bool(visible.any(1).all()):
             raise ValueError("visible must hold at least one True per row (an all-hidden row has nothing to attend to)")
-        head_dim = self.cfg.d_model // self.cfg.n_heads
-        k_rope = rope_tables(_positions(tokens), head_dim, self.cfg.rope_base)
-        q_rope = rope_tables(query_pos, head_dim, self.cfg.rope_base)
-        mask = visible[:, None, None, :]  # (B, 1, 1, T): every query sees exactly the visible keys
-
-        x = self.embed(tokens)
-        for block in self.encoder:
-            x = block(x, k_rope, k_rope, mask=mask)
-        memory = self.ln_enc(x)  # every decoder block reads the final encoder output
-
+        memory, k_rope, mask = self.encode(tokens, visible)
+        q_rope = rope_tables(query_pos, self.cfg.d_model // self.cfg.n_heads, self.cfg.rope_base)
         y = self.query.expand(B, query_pos.shape[1], -1)
         for block in self.decoder:
             y = block(y, q_rope, k_rope, memory=memory, mask=mask)
-        return self.ln_dec(y) @ self.embed.weight.T  # (B, Q, V)
+        return self.ln_dec(y) @ self.embed.weight.T + self.head_bias  # (B, Q, V)
 
 
 def build_model(cfg: ModelConfig) -> NextTokenModel | MLMUModel:

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from rizzlib.core.validate import check_int_range, check_range
 from rizzlib.mazes.eval import evaluate
 from rizzlib.mazes.generate import generate_mazes, split_train_val
-from rizzlib.mazes.model import ModelConfig, build_model
+from rizzlib.mazes.model import MLMUModel, ModelConfig, build_model
 from rizzlib.mazes.objectives import batch_loss
 from rizzlib.mazes.tokens import TokenBatch, Vocab, concat_batches, make_vocab, tokenize
 
@@ -72,6 +72,8 @@ class History:
     loss: list[float] = dataclasses.field(default_factory=list)
     eval_step: list[int] = dataclasses.field(default_factory=list)
     eval_accuracy: list[dict[int, float]] = dataclasses.field(default_factory=list)
+    eval_token_accuracy: list[dict[int, float]] = dataclasses.field(default_factory=list)
+    """Per evaluation: {grid side: mean fraction of answer tokens right} (greedy decoding)."""
     train_tokens: int = 0
     wall_s: float = 0.0
 
@@ -158,7 +160,9 @@ def train(
             k = min(cfg.eval_mazes, len(eval_data))
             subset = eval_data.subset(torch.linspace(0, len(eval_data) - 1, k).long())
             hist.eval_step.append(step + 1)
-            hist.eval_accuracy.append(evaluate(model, subset, autocast=amp, solved=False).accuracy_by_size())
+            result = evaluate(model, subset, autocast=amp, solved=False)
+            hist.eval_accuracy.append(result.accuracy_by_size())
+            hist.eval_token_accuracy.append({int(n): float(result.token_acc[result.size == n].mean()) for n in np.unique(result.size)})
     hist.wall_s = time.perf_counter() - start
     return hist
 
@@ -182,7 +186,12 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
     model = build_model(ModelConfig(**json.loads(meta["config"])))
-    model.load_state_dict(load_file(str(path), device=device))
+    state = load_file(str(path), device=device)
+    if isinstance(model, MLMUModel):  # files written before issue 8: a (D,) query and no head bias
+        if state.get("query") is not None and state["query"].dim() == 1:
+            state["query"] = state["query"][None]
+        state.setdefault("head_bias", torch.zeros(model.cfg.vocab_size))
+    model.load_state_dict(state)
     return model.to(device), json.loads(meta.get("extra", "{}"))
 
 
