@@ -122,7 +122,7 @@ IDS = [c[0].__name__ for c in CASES]
 def test_reference_passes(check, reference, wrongs, capsys):
     for seed in (0, 1, 2):
         check(reference, seed=seed)
-    assert "✅" in capsys.readouterr().out
+    assert "PASS" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("check, reference, wrongs", CASES, ids=IDS)

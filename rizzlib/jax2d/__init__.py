@@ -14,6 +14,10 @@ Quick start::
 ``jax.jvp`` them through contacts (see ``StaticConfig.solver_layout`` for how derivatives are taken).
 """
 
+from rizzlib.core.extras import require_extra
+
+require_extra(__name__, "jax", modules=["jax", "flax"])  # before any framework import
+
 from rizzlib.jax2d.collide import (
     Contact,
     collide_circles,

@@ -6,6 +6,10 @@ Data: :mod:`rizzlib.mazes.generate` (seeded DFS and Searchformer A* mazes, BFS/A
 plain-Python twins used by tests and graded checks).
 """
 
+from rizzlib.core.extras import require_extra
+
+require_extra(__name__, "torch", modules=["torch", "safetensors"])  # before any framework import
+
 from rizzlib.mazes.generate import (
     KINDS,
     MAX_SIZE,
