@@ -1,0 +1,151 @@
+"""The five demonstration selectors of Baek et al. (2024), all with one signature.
+
+``select_*(pool, query_emb, k, rng) -> np.ndarray[int]`` returns k distinct indices into the pool:
+
+* ``random``: one random set, the query ignored (the same set for every query of a run, hence
+  cacheable);
+* ``relevance``: the k pool examples most similar to the query (cosine = dot product of the
+  L2-normalised embeddings), most similar first, ties broken by index;
+* ``diversity``: k-means with k clusters on the pool embeddings (``n_init=10``), then for each
+  centroid the nearest member not chosen yet (query-independent, so cacheable too);
+* ``curriculum``: a random set of k (as Random) sorted by difficulty, easiest first (the paper
+  does not say how the set is chosen; we order a random one, as the spec documents);
+* ``hard``: the k highest difficulties (ties by index), in random order.
+
+Prompt order is a separate step (:func:`order_demos`); the default puts the most similar last.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from rizzlib.core.validate import check_choice, check_int_range
+from rizzlib.icl.tasks import Example
+
+
+@dataclasses.dataclass(frozen=True)
+class Pool:
+    """Candidate demonstrations with their embeddings and difficulty scores.
+
+    Attributes:
+        examples: the n demonstrations.
+        embeddings: (n, d) float32, L2-normalised rows (of the input side x).
+        difficulty: (n,) larger = harder.
+    """
+
+    examples: tuple[Example, ...]
+    embeddings: np.ndarray
+    difficulty: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.examples)
+        if n == 0:
+            raise ValueError("pool must hold at least one example; got an empty pool")
+        emb = np.asarray(self.embeddings)
+        if emb.ndim != 2 or emb.shape[0] != n:
+            raise ValueError(f"embeddings must have shape ({n}, d); got {emb.shape}")
+        if np.asarray(self.difficulty).shape != (n,):
+            raise ValueError(f"difficulty must have shape ({n},); got {np.asarray(self.difficulty).shape}")
+        if not np.all(np.isfinite(emb)) or not np.all(np.isfinite(self.difficulty)):
+            raise ValueError("embeddings and difficulty must be finite")
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+def make_pool(examples: Sequence[Example], embedder, difficulty: np.ndarray | None = None) -> Pool:
+    """A :class:`Pool` embedding the inputs ``x`` with ``embedder`` (difficulty defaults to 0)."""
+    examples = tuple(examples)
+    if not examples:
+        raise ValueError("examples must hold at least one example; got an empty pool")
+    emb = embedder.encode([ex.x for ex in examples])
+    diff = np.zeros(len(examples)) if difficulty is None else np.asarray(difficulty, dtype=np.float64)
+    return Pool(examples, emb, diff)
+
+
+def _check(pool: Pool, query_emb: np.ndarray, k: int) -> None:
+    if not isinstance(pool, Pool):
+        raise ValueError(f"pool must be a Pool; got {type(pool).__name__}")
+    check_int_range("k", k, 1, len(pool))
+    q = np.asarray(query_emb)
+    if q.shape != (pool.embeddings.shape[1],):
+        raise ValueError(f"query_emb must have shape ({pool.embeddings.shape[1]},); got {q.shape}")
+
+
+def select_random(pool: Pool, query_emb: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k indices drawn without replacement; the query is ignored."""
+    _check(pool, query_emb, k)
+    return rng.choice(len(pool), size=k, replace=False)
+
+
+def select_relevance(pool: Pool, query_emb: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """The k nearest neighbours of the query by cosine similarity, most similar first (ties: lower index)."""
+    _check(pool, query_emb, k)
+    sims = pool.embeddings.astype(np.float64) @ np.asarray(query_emb, dtype=np.float64)
+    return np.argsort(-sims, kind="stable")[:k]
+
+
+def select_diversity(pool: Pool, query_emb: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """One example per k-means cluster: the member nearest each centroid not already chosen."""
+    from sklearn.cluster import KMeans
+
+    _check(pool, query_emb, k)
+    X = pool.embeddings.astype(np.float64)
+    km = KMeans(n_clusters=k, n_init=10, random_state=int(rng.integers(2**31 - 1))).fit(X)
+    chosen: list[int] = []
+    taken = np.zeros(len(pool), dtype=bool)
+    for c in km.cluster_centers_:
+        d = ((X - c) ** 2).sum(1)
+        d[taken] = np.inf
+        i = int(np.argmin(d))
+        chosen.append(i)
+        taken[i] = True
+    return np.array(chosen)
+
+
+def select_curriculum(pool: Pool, query_emb: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """A random set of k sorted easy to hard (ties: lower index first)."""
+    idx = select_random(pool, query_emb, k, rng)
+    idx = np.sort(idx)
+    return idx[np.argsort(np.asarray(pool.difficulty)[idx], kind="stable")]
+
+
+def select_hard(pool: Pool, query_emb: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """The k hardest examples (ties: lower index), in random order."""
+    _check(pool, query_emb, k)
+    top = np.argsort(-np.asarray(pool.difficulty, dtype=np.float64), kind="stable")[:k]
+    return top[rng.permutation(k)]
+
+
+SELECTORS: dict[str, Callable[..., np.ndarray]] = {
+    "random": select_random,
+    "relevance": select_relevance,
+    "diversity": select_diversity,
+    "curriculum": select_curriculum,
+    "hard": select_hard,
+}
+QUERY_INDEPENDENT = ("random", "diversity", "curriculum", "hard")
+"""Selectors whose demo set does not depend on the query, so one prefix serves every query."""
+
+
+def select(method: str, pool: Pool, query_emb: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Dispatch to ``select_<method>``."""
+    check_choice("method", method, tuple(SELECTORS))
+    return SELECTORS[method](pool, query_emb, k, rng)
+
+
+def order_demos(indices: np.ndarray, pool: Pool, query_emb: np.ndarray, order: str, rng: np.random.Generator) -> np.ndarray:
+    """Reorder selected indices: ``as_selected``, ``random``, ``ascending_sim`` (most similar last) or
+    ``descending_sim`` (most similar first)."""
+    check_choice("order", order, ("as_selected", "random", "ascending_sim", "descending_sim"))
+    idx = np.asarray(indices)
+    if order == "as_selected":
+        return idx.copy()
+    if order == "random":
+        return idx[rng.permutation(len(idx))]
+    sims = pool.embeddings[idx].astype(np.float64) @ np.asarray(query_emb, dtype=np.float64)
+    asc = idx[np.argsort(sims, kind="stable")]
+    return asc if order == "ascending_sim" else asc[::-1].copy()

@@ -1,0 +1,49 @@
+"""Metrics and the significance test against Random."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rizzlib.icl.evaluate import (
+    chrf,
+    count_significant_wins,
+    exact_match,
+    score,
+    significantly_better,
+    welch_test,
+)
+
+
+def test_exact_match_normalises_whitespace():
+    np.testing.assert_array_equal(exact_match(["A  B", "C", ""], ["A B", "D", ""]), [1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="same length"):
+        exact_match(["a"], [])
+
+
+def test_chrf_is_one_for_identical_and_lower_for_different():
+    s = chrf(["the cat sat", "abc"], ["the cat sat", "xyz"])
+    assert s[0] == pytest.approx(1.0) and s[1] < 0.2
+    with pytest.raises(ValueError, match="metric must be one of"):
+        score("bleu", ["a"], ["a"])
+
+
+def test_welch_identical_samples_are_not_significant_and_shifted_ones_are():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=20)
+    assert not significantly_better(a, a)
+    assert welch_test([0.5] * 5, [0.5] * 5) == (0.0, 1.0)
+    assert significantly_better(a + 3, a)
+    assert not significantly_better(a - 3, a)  # significant but worse: not a win
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        welch_test([1.0], [1.0, 2.0])
+
+
+def test_count_significant_wins_over_settings():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(3, 4, 10))
+    runs = {"random": base, "better": base + 5, "same": base.copy()}
+    wins = count_significant_wins(runs)
+    assert wins == {"better": (12, 12), "same": (0, 12)}
+    with pytest.raises(ValueError, match="baseline"):
+        count_significant_wins({"a": base})
