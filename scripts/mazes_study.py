@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parents[1] / "rizzlib" / "mazes" / "results" / "study.json"
+CKPT = Path(__file__).resolve().parents[1] / "rizzlib" / "mazes" / "checkpoints"
 RATES = (0.0, 0.25, 0.5, 0.75, 0.9)
 
 
@@ -46,28 +47,32 @@ class Spec:
 
 
 _CACHE: dict = {}
+MARGIN = 100  # extra training mazes generated, so dropping the few that repeat a held-out task leaves enough
 
 
-def _data(grid: int, max_train: int, n_test: int):
+def data_config(grid: int, args: dict):
+    """The :class:`~rizzlib.mazes.presets.DataConfig` of one grid: one pool, one held-out set."""
+    from rizzlib.mazes.presets import DataConfig
+
+    return DataConfig(
+        kind="dfs", sizes=(grid,), n_train=args["max_train"] + MARGIN, n_test=args["n_test"], seed=1000 + grid
+    )
+
+
+def _data(grid: int, args: dict):
     """(vocab, train pool TokenBatch, test TokenBatch, test MazeBatch) of one grid, cached per process."""
-    key = (grid, max_train, n_test)
+    key = (grid, args["max_train"], args["n_test"])
     if key not in _CACHE:
-        import numpy as np
+        from rizzlib.mazes.maze import stack_mazes
+        from rizzlib.mazes.tokens import detokenize
+        from rizzlib.mazes.train import make_datasets
 
-        from rizzlib.mazes.generate import generate_dfs, split_train_val
-        from rizzlib.mazes.tokens import dfs_vocab, tokenize
-
-        rng = np.random.default_rng(1000 + grid)
-        # a little extra so that dropping training tasks that repeat a held-out task leaves max_train
-        mazes = generate_dfs(grid, int(max_train * 1.02) + 50 + n_test, rng)
-        train, test = split_train_val(mazes, n_test)
-        if len(train) < max_train:
+        vocab, pool, test = make_datasets(data_config(grid, args))
+        if len(pool) < args["max_train"]:
             raise RuntimeError(
-                f"only {len(train)} distinct training mazes of {grid}x{grid}; need {max_train}"
+                f"only {len(pool)} distinct training mazes of {grid}x{grid}; need {args['max_train']}"
             )
-        train = train.subset(np.arange(max_train))
-        vocab = dfs_vocab(grid)
-        _CACHE[key] = (vocab, tokenize(train, vocab, rng), tokenize(test, vocab, rng), test)
+        _CACHE[key] = (vocab, pool, test, stack_mazes([detokenize(test, i) for i in range(len(test))]))
     return _CACHE[key]
 
 
@@ -89,12 +94,12 @@ def run_one(spec: Spec, args: dict) -> dict:
     from rizzlib.mazes.train import TrainConfig, init_model, train
 
     torch.set_num_threads(1)
-    vocab, pool, test, test_mazes = _data(spec.grid, args["max_train"], args["n_test"])
+    vocab, pool, test, test_mazes = _data(spec.grid, args)
     data = pool.subset(torch.arange(spec.n_train))
     steps = args["samples"] // args["batch_size"]
-    model = init_model(
-        ModelConfig(vocab.model_size, spec.objective, args["d_model"], 4, args["n_blocks"]), spec.seed
-    )
+    objective, init = spec.objective.split("-") if "-" in spec.objective else (spec.objective, "official")
+    mcfg = ModelConfig(vocab.model_size, objective, args["d_model"], 4, args["n_blocks"], init=init)
+    model = init_model(mcfg, spec.seed)
     cfg = TrainConfig(
         steps=steps,
         batch_size=args["batch_size"],
@@ -119,7 +124,7 @@ def run_one(spec: Spec, args: dict) -> dict:
         "first_error_kind": {k: fe_kind.count(k) for k in ("origin", "forced", "fork", "end", "none")},
         "teacher_forced_by_kind": accuracy_by_kind(tf, kinds),
     }
-    if spec.objective == "mlmu":
+    if objective == "mlmu":
         conf = evaluate(model, test, solved=False, order="confidence")
         final["confidence"] = {
             "exact": float(conf.exact.mean()),
@@ -129,6 +134,8 @@ def run_one(spec: Spec, args: dict) -> dict:
         final["loss_by_rate"] = {"rate": list(RATES), "loss": mlmu_loss_by_rate(model, test, RATES)}
     every = max(steps // 100, 1)
     loss = np.array(hist.loss)
+    if spec.key.rsplit("/", 1)[0] in args["checkpoint_runs"]:
+        _save_checkpoint(model, spec, args, cfg, hist, res, test, time.perf_counter() - t0)
     return {
         **dataclasses.asdict(spec),
         "params": count_parameters(model),
@@ -152,6 +159,66 @@ def run_one(spec: Spec, args: dict) -> dict:
     }
 
 
+def _save_checkpoint(model, spec: Spec, args: dict, cfg, hist, res, test, eval_s: float) -> None:
+    """Ship this run's model as ``{objective}.safetensors`` with what tests/test_mazes_checkpoints.py reads."""
+    import numpy as np
+
+    from rizzlib.mazes.eval import evaluate
+    from rizzlib.mazes.train import save_checkpoint
+
+    idx = np.flatnonzero(test.sizes.numpy() == spec.grid)[:60]  # the slice the test re-evaluates
+    sub = evaluate(model, test.subset(idx), solved=False).accuracy_by_size()
+    extra = {
+        "objective": spec.objective,
+        "source": f"scripts/mazes_study.py run {spec.key}",
+        "data": dataclasses.asdict(data_config(spec.grid, args)),
+        "n_train_used": spec.n_train,
+        "train": dataclasses.asdict(cfg),
+        "wall_s": round(hist.wall_s, 1),
+        "eval_s": round(eval_s, 1),
+        "accuracy_by_size": {str(k): v for k, v in res.accuracy_by_size().items()},
+        "subset_accuracy_by_size": {str(k): v for k, v in sub.items()},
+        "learning_curve": {
+            "step": hist.eval_step,
+            "accuracy": [{str(k): v for k, v in a.items()} for a in hist.eval_accuracy],
+        },
+        "loss_every_100": hist.loss[::100],
+    }
+    save_checkpoint(model, Path(args["checkpoint_dir"]) / f"{spec.objective}.safetensors", extra=extra)
+
+
+def write_checkpoint_readme(out: Path) -> None:
+    """README.md beside the shipped checkpoints, from their metadata."""
+    import torch
+    from safetensors import safe_open
+
+    rows = []
+    for obj in ("mlmu", "ntp"):
+        path = out / f"{obj}.safetensors"
+        if path.is_file():
+            with safe_open(str(path), framework="pt") as f:
+                rows.append((obj, json.loads(f.metadata()["extra"]), json.loads(f.metadata()["config"])))
+    lines = [
+        "# Chapter 3 checkpoints",
+        "",
+        "Two runs of `scripts/mazes_study.py` (the committed study, `rizzlib/mazes/results/study.json`, has the",
+        "command and machine); `tests/test_mazes_checkpoints.py` reloads them and reproduces the evaluation",
+        "on the first 60 held-out mazes. Data: the study's DFS pool of the grid (`data` in the metadata), the",
+        "first `n_train_used` training mazes; accuracy: exact match on all held-out mazes, greedy left to right.",
+        f"torch {torch.__version__}, 1 thread, on a shared 2-core CPU.",
+        "",
+        "| objective | run | params (d, blocks) | steps x batch | train wall (min) | exact match |",
+        "|---|---|---|---|---|---|",
+    ]
+    for obj, extra, mc in rows:
+        acc = ", ".join(f"{k}x{k}: {v:.1%}" for k, v in extra["accuracy_by_size"].items())
+        lines.append(
+            f"| {obj} | {extra['source'].split()[-1]} | d {mc['d_model']}, {mc['n_blocks']} blocks | "
+            f"{extra['train']['steps']} x {extra['train']['batch_size']} | {extra['wall_s'] / 60:.1f} | {acc} |"
+        )
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+
+
 def _worker(item):
     spec, args = item
     try:
@@ -163,7 +230,7 @@ def _worker(item):
 def _grid_info(grid: int, args: dict) -> dict:
     from rizzlib.mazes.analysis import fork_counts
 
-    _, _, test, test_mazes = _data(grid, args["max_train"], args["n_test"])
+    _, _, test, test_mazes = _data(grid, args)
     return {
         "n_test": len(test),
         "path_length": test_mazes.path_lengths.tolist(),
@@ -185,17 +252,26 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes", default="2000,5000,20000", help="training-set sizes (nested subsets of one pool)"
     )
     p.add_argument("--seeds", default="0,1")
-    p.add_argument("--objectives", default="mlmu,ntp")
-    p.add_argument("--samples", type=int, default=96_000, help="training samples per run (steps x batch)")
+    p.add_argument(
+        "--objectives", default="mlmu,ntp", help="mlmu, ntp; 'mlmu-gpt2' = MLM-U with GPT-2's init"
+    )
+    p.add_argument("--samples", type=int, default=32_000, help="training samples per run (steps x batch)")
     p.add_argument("--batch-size", type=int, default=16, help="16: the official 5x5 configs' batch")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--n-blocks", type=int, default=4, help="MLM-U: half encoder, half decoder; GPT: all")
     p.add_argument("--n-test", type=int, default=500)
-    p.add_argument("--eval-points", type=int, default=8)
-    p.add_argument("--eval-mazes", type=int, default=200)
+    p.add_argument("--eval-points", type=int, default=5)
+    p.add_argument("--eval-mazes", type=int, default=150)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument(
+        "--checkpoint-runs", default="5x5/n20000/s0", help="grid/size/seed runs whose models are shipped"
+    )
+    p.add_argument(
+        "--ablation", default="5x5/n5000/s0", help="grid/size/seed of one MLM-U run with GPT-2 init"
+    )
+    p.add_argument("--checkpoint-dir", type=Path, default=CKPT)
     a = p.parse_args(argv)
     grids, sizes, seeds = ([int(v) for v in s.split(",") if v] for s in (a.grids, a.sizes, a.seeds))
     objectives = [o for o in a.objectives.split(",") if o]
@@ -203,8 +279,18 @@ def main(argv: list[str] | None = None) -> int:
         "samples": a.samples, "batch_size": a.batch_size, "lr": a.lr, "d_model": a.d_model, "n_blocks": a.n_blocks,
         "n_test": a.n_test, "eval_points": a.eval_points, "eval_mazes": a.eval_mazes, "max_train": max(sizes),
     }  # fmt: skip
+    args_run = {
+        **args,
+        "checkpoint_runs": a.checkpoint_runs.split(","),
+        "checkpoint_dir": str(a.checkpoint_dir),
+    }
     # the most informative runs first: the smallest grid, all sizes, one seed at a time
     specs = [Spec(g, n, s, o) for g in grids for s in seeds for n in sizes for o in objectives]
+    if a.ablation:  # the MLM-U model with GPT-2's init (before issue 8), once, after the first grid's runs
+        g, n, seed = a.ablation.split("/")
+        grid = int(g.split("x")[0])
+        at = max(i for i, s in enumerate(specs) if s.grid == grid) + 1
+        specs.insert(at, Spec(grid, int(n[1:]), int(seed[1:]), "mlmu-gpt2"))
 
     import torch
 
@@ -238,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     wall0 = doc["meta"]["wall_s"]
     ctx = mp.get_context("spawn")
     with ctx.Pool(a.workers, maxtasksperchild=4) as pool:
-        for spec, rec, err in pool.imap_unordered(_worker, [(s, args) for s in pending]):
+        for spec, rec, err in pool.imap_unordered(_worker, [(s, args_run) for s in pending]):
             if err:
                 doc["meta"]["errors"].append(f"{spec.key}: {err}")
                 print(f"{spec.key}: FAILED {err}", flush=True)
@@ -249,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{spec.key}: exact {f['exact']:.3f} token {f['token_acc']:.3f} ({rec['train_wall_s']:.0f} s)",
                     flush=True,
                 )
+                if spec.key.rsplit("/", 1)[0] in args_run["checkpoint_runs"]:
+                    write_checkpoint_readme(Path(a.checkpoint_dir))
             doc["meta"]["wall_s"] = round(wall0 + time.perf_counter() - start, 1)
             doc["meta"]["updated_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
             _write(a.out, doc)
