@@ -3,5 +3,6 @@
 source "$(dirname "$0")/install.sh"
 rm -rf _build/html
 jupyter-book build . -W --keep-going
+python tools/check_html.py _build/html --symbols
 echo
 echo "The book is at: $ROOT/_build/html/index.html"

@@ -27,5 +27,7 @@ echo "== book"
 rm -rf _build/html
 jupyter-book build . -W --keep-going >_build_book.log 2>&1 || { tail -50 _build_book.log; exit 1; }
 rm -f _build_book.log
+echo "== built pages: no unrendered Markdown tables, math or glue"
+python tools/check_html.py _build/html
 echo "book built: $ROOT/_build/html/index.html"
 echo "all green in $((SECONDS - start)) s (after install)"
