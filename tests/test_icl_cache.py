@@ -132,3 +132,15 @@ def test_kv_bytes_formula(model):
     if layer is not None:
         total = sum(lay.keys.numel() + lay.values.numel() for lay in prefix.cache.layers) * 4
         assert total == kv_bytes(cfg, 50)
+
+
+def test_time_scoring_reports_both_paths_and_the_predicted_ratio(model):
+    from rizzlib.icl.speed import synthetic_prompt_ids, time_scoring
+    from rizzlib.icl.tasks import make_tokenizer
+
+    prefix, qs = synthetic_prompt_ids(make_tokenizer(), "keycls", 16, 3, seed=0)
+    assert len(prefix) == 2 + 16 * 7 and all(len(q) == 5 for q in qs)
+    t = time_scoring(model, prefix, qs, 16, repeats=1)
+    assert t.prefix_tokens == len(prefix) and t.n_queries == 3 and t.query_tokens == 5
+    assert t.predicted == pytest.approx((len(prefix) + 5) / 5)
+    assert min(t.cached_s, t.uncached_s, t.prefix_s, t.copy_s) > 0 and t.speedup == t.uncached_s / t.cached_s
