@@ -260,9 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--n-blocks", type=int, default=4, help="MLM-U: half encoder, half decoder; GPT: all")
-    p.add_argument("--n-test", type=int, default=500)
+    p.add_argument("--n-test", type=int, default=400)
     p.add_argument("--eval-points", type=int, default=5)
-    p.add_argument("--eval-mazes", type=int, default=150)
+    p.add_argument("--eval-mazes", type=int, default=100)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument(
@@ -284,12 +284,16 @@ def main(argv: list[str] | None = None) -> int:
         "checkpoint_runs": a.checkpoint_runs.split(","),
         "checkpoint_dir": str(a.checkpoint_dir),
     }
-    # the most informative runs first: the smallest grid, all sizes, one seed at a time
-    specs = [Spec(g, n, s, o) for g in grids for s in seeds for n in sizes for o in objectives]
+    # the most informative runs first: per grid and seed, the largest training set (its seed-0 models
+    # ship as the checkpoints), then the smallest (most epochs), then the rest
+    order = sorted(sizes, key=lambda n: (n != max(sizes), n))
+    specs = [Spec(g, n, s, o) for g in grids for s in seeds for n in order for o in objectives]
     if a.ablation:  # the MLM-U model with GPT-2's init (before issue 8), once, after the first grid's runs
         g, n, seed = a.ablation.split("/")
         grid = int(g.split("x")[0])
-        at = max(i for i, s in enumerate(specs) if s.grid == grid) + 1
+        at = (
+            max(i for i, s in enumerate(specs) if s.grid == grid and s.seed == seeds[0]) + 1
+        )  # after the first seed
         specs.insert(at, Spec(grid, int(n[1:]), int(seed[1:]), "mlmu-gpt2"))
 
     import torch

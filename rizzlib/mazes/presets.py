@@ -68,11 +68,11 @@ PRESETS = Presets(
         note="plumbing only: the cpu models for a few steps",
     ),
     cpu=MazeConfig(
-        data=DataConfig(sizes=(4, 5, 6), n_train=3000, n_test=200),
-        train=TrainConfig(steps=600, batch_size=64, eval_every=150, eval_mazes=100),
+        data=DataConfig(sizes=(4, 5), n_train=3000, n_test=200),
+        train=TrainConfig(steps=1600, batch_size=16, eval_every=400, eval_mazes=100),
         d_model=64,
         n_blocks=4,
-        note="~0.2M parameters each, a few minutes per model on 2 busy cores",
+        note="~0.2M parameters each, batch 16 as the official 5x5 configs, a few minutes per model on 2 busy cores",
     ),
     gpu=MazeConfig(
         data=DataConfig(sizes=(10,), n_train=98_000, n_test=2000, seed=42),
