@@ -106,3 +106,13 @@ def test_likert_judge_reads_ratings_from_a_tiny_chat_model():
     judge = LikertJudge(model, tok, QA_TEMPLATE, n_judgements=2, n_refs=4)
     s = judge.score([Example("q", "1"), Example("r", "2")], refs, np.random.default_rng(0))
     assert s.shape == (2,) and np.all((s >= 1) & (s <= 5))
+
+
+def test_generator_labels_given_inputs():
+    tok = make_tokenizer()
+    model = tiny_llama(len(tok), seed=5)
+    ep = sample_episode(get_task("arith"), np.random.default_rng(0), 30, 0)
+    xs = [f"{a} {b}" for a in range(3) for b in range(3)]
+    gen = generate_candidates(model, tok, synthetic_template("arith"), ep.pool, 5, np.random.default_rng(2), n_demos=8, max_new_tokens=3, inputs=xs)
+    assert gen.n_calls <= len(xs)
+    assert all(c.x in xs for c in gen.candidates)

@@ -67,12 +67,16 @@ def generate_candidates(
     max_new_tokens: int = 16,
     max_calls: int | None = None,
     check: Callable[[Example], bool] | None = None,
+    inputs: Sequence[str] | None = None,
 ) -> Generated:
     """Sample up to ``n`` new demonstrations, each from one call with ``n_demos`` random real demos.
 
-    The model continues the demo block from scratch (a whole new ``x → y ;``); calls stop once ``n``
-    distinct candidates were kept or after ``max_calls`` (default 3n). ``check`` (optional) is a
-    task check applied before a candidate is kept (failures count as unparseable).
+    Without ``inputs`` the model continues the demo block from scratch (a whole new ``x → y ;``,
+    what an instruct model does from the paper's generator prompt). With ``inputs`` (fresh x's, for
+    a model trained to write answers only, like the chapter's small Llama) it writes the output
+    y' after each ``x' →``. Calls stop once ``n`` distinct candidates were kept or after
+    ``max_calls`` (default 3n). ``check`` (optional) is a task check applied before a candidate is
+    kept (failures count as unparseable).
     """
     check_int_range("n", n, 1, None)
     check_int_range("n_demos", n_demos, 1, len(pool))
@@ -84,17 +88,28 @@ def generate_candidates(
     unparseable = duplicate = copied = calls = 0
     gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
     stop = tokenizer.encode(template.stop, add_special_tokens=False)
+    next_input = 0
     while len(kept) < n and calls < max_calls:
         batch = min(n - len(kept), max_calls - calls, 16)
+        if inputs is not None:
+            batch = min(batch, len(inputs) - next_input)
+            if batch <= 0:
+                break
         demos = [pool[i] for i in rng.choice(len(pool), size=n_demos, replace=False)]
         prefix_ids = build_prefix(tokenizer, template, demos)
-        prefix = encode_prefix(model, prefix_ids[:-1])
-        outs = greedy_generate(
-            model, prefix, [[prefix_ids[-1]]] * batch, max_new_tokens, stop_ids=stop[-1:], temperature=temperature, generator=gen
-        )
+        if inputs is None:
+            prefix = encode_prefix(model, prefix_ids[:-1])
+            queries, heads = [[prefix_ids[-1]]] * batch, [""] * batch
+        else:
+            prefix = encode_prefix(model, prefix_ids)
+            xs = list(inputs[next_input : next_input + batch])
+            next_input += batch
+            queries = [build_query(tokenizer, template, x) for x in xs]
+            heads = [template.render_query(x) + " " for x in xs]
+        outs = greedy_generate(model, prefix, queries, max_new_tokens, stop_ids=stop[-1:], temperature=temperature, generator=gen)
         calls += batch
-        for o in outs:
-            ex = parse_demo(template, tokenizer.decode(o, skip_special_tokens=True))
+        for head, o in zip(heads, outs):
+            ex = parse_demo(template, head + tokenizer.decode(o, skip_special_tokens=True))
             if ex is None or (check is not None and not check(ex)):
                 unparseable += 1
             elif ex in originals:

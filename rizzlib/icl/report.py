@@ -1,0 +1,83 @@
+"""Plots and verdict sentences generated from the numbers (nothing typed by hand).
+
+Each ``*_verdict`` returns one sentence comparing our measurement with the paper's, choosing its
+words from the numbers, so the notebook's prose stays true when a rerun changes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from rizzlib.core.validate import check_range
+
+
+def mean_and_sem(x: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error of the mean along ``axis`` (seeds)."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[axis]
+    sem = x.std(axis=axis, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(x.mean(axis=axis))
+    return x.mean(axis=axis), sem
+
+
+def plot_curves(ax, xs: Sequence[float], curves: Mapping[str, np.ndarray], xlabel: str, ylabel: str, logx: bool = True, title: str = ""):
+    """One line with a +-1 SEM band per entry of ``curves`` (values of shape (len(xs), seeds))."""
+    for label, vals in curves.items():
+        m, e = mean_and_sem(vals)
+        ax.errorbar(xs, m, yerr=e, marker="o", ms=3, capsize=2, label=label)
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def selection_verdict(wins: int, total: int, paper_wins: int = 18, paper_total: int = 216) -> str:
+    """Compare our share of significant wins over Random with the paper's (18 of 216)."""
+    ours, theirs = wins / total, paper_wins / paper_total
+    if ours <= 0.15:
+        tail = f"like the paper ({paper_wins} of {paper_total}, {100 * theirs:.0f} %), selection rarely beats Random"
+    else:
+        tail = f"more often than the paper's {paper_wins} of {paper_total} ({100 * theirs:.0f} %): here selection does matter in some settings"
+    return f"{wins} of {total} comparisons ({100 * ours:.0f} %) are significant wins over Random; {tail}."
+
+
+def noise_tolerance(fractions: Sequence[float], relative: Sequence[float], keep: float = 0.95) -> float:
+    """The largest noise fraction up to which the relative accuracy stays >= ``keep`` (0 when even the first drops)."""
+    check_range("keep", keep, 0.0, 1.0)
+    ok = 0.0
+    for r, v in zip(fractions, relative):
+        if v < keep:
+            break
+        ok = float(r)
+    return ok
+
+
+def noise_verdict(learner: str, tolerance: float, paper: float = 0.25) -> str:
+    """Where the learner starts to degrade, against the paper's ~25 %."""
+    if tolerance >= paper:
+        rel = "at or beyond" if tolerance > paper else "at"
+        return f"The {learner} keeps >= 95 % of its noise-free score up to {100 * tolerance:.0f} % noise, {rel} the paper's ~{100 * paper:.0f} %."
+    return f"The {learner} already loses more than 5 % by {100 * tolerance:.0f} % noise (the last level it tolerates), earlier than the paper's ~{100 * paper:.0f} %."
+
+
+def augment_verdict(learner: str, base: float, filtered: float, unfiltered: float, paper_rel: float = 0.047) -> str:
+    """The relative gain of originals + filtered synthetic over originals only, against the paper's +4.7 %."""
+    rel = (filtered - base) / base if base > 0 else float("nan")
+    word = "gains" if rel > 0 else "loses"
+    filt = "beats" if filtered > unfiltered else "does not beat"
+    return (
+        f"For the {learner}, adding the filtered synthetic demos {word} {100 * abs(rel):.1f} % relative "
+        f"(paper: +{100 * paper_rel:.1f} %), and filtering {filt} adding unfiltered ones."
+    )
+
+
+def speedup_verdict(speedup: float, prefix_tokens: int, target: float = 20.0) -> str:
+    """The cache speed-up at the largest prefix against the issue's target (>= 20x)."""
+    met = "meets" if speedup >= target else "falls short of"
+    return f"At a {prefix_tokens}-token prefix the cache scores queries {speedup:.1f}x faster, which {met} the {target:.0f}x target."
