@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "--checkpoint-runs", default="5x5/n20000/s0", help="grid/size/seed runs whose models are shipped"
     )
     p.add_argument(
-        "--ablation", default="5x5/n5000/s0", help="grid/size/seed of one MLM-U run with GPT-2 init"
+        "--ablation", default="5x5/n20000/s0", help="grid/size/seed of one MLM-U run with GPT-2 init"
     )
     p.add_argument("--checkpoint-dir", type=Path, default=CKPT)
     a = p.parse_args(argv)
@@ -288,13 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     # ship as the checkpoints), then the smallest (most epochs), then the rest
     order = sorted(sizes, key=lambda n: (n != max(sizes), n))
     specs = [Spec(g, n, s, o) for g in grids for s in seeds for n in order for o in objectives]
-    if a.ablation:  # the MLM-U model with GPT-2's init (before issue 8), once, after the first grid's runs
+    if a.ablation:  # the MLM-U model with GPT-2's init (before issue 8), once, right after its twin pair
         g, n, seed = a.ablation.split("/")
-        grid = int(g.split("x")[0])
-        at = (
-            max(i for i, s in enumerate(specs) if s.grid == grid and s.seed == seeds[0]) + 1
-        )  # after the first seed
-        specs.insert(at, Spec(grid, int(n[1:]), int(seed[1:]), "mlmu-gpt2"))
+        twin = Spec(int(g.split("x")[0]), int(n[1:]), int(seed[1:]), objectives[-1])
+        at = specs.index(twin) + 1 if twin in specs else len(specs)
+        specs.insert(at, dataclasses.replace(twin, objective="mlmu-gpt2"))
 
     import torch
 
