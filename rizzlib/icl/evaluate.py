@@ -7,6 +7,7 @@ ideal learner on fresh episodes, the evaluation the shipped checkpoint records.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -77,20 +78,23 @@ def evaluate_shots(
     episodes: int = 12,
     queries: int = 16,
     seed: int = 0,
-) -> dict[str, dict[str, list[float]]]:
+    return_runs: bool = False,
+):
     """Exact-match accuracy against the number of (random, fixed) shots, model and ideal learner.
 
     Each episode draws a fresh rule, a pool and ``queries`` queries; the demos for k shots are the
     first k of one random order of the pool (so the sets are nested across k).
 
     Returns:
-        ``{task: {"model": [acc per k], "ideal": [acc per k]}}``.
+        ``{task: {"model": [acc per k], "ideal": [acc per k]}}``; with ``return_runs`` also
+        ``{task: {learner: array (episodes, shots)}}`` for error bars.
     """
     check_int_range("episodes", episodes, 1, None)
     check_int_range("queries", queries, 1, None)
     for k in shots:
         check_int_range("shots[i]", k, 0, None)
     out: dict[str, dict[str, list[float]]] = {}
+    runs: dict[str, dict[str, np.ndarray]] = {}
     for t, name in enumerate(tasks):
         task = get_task(name)
         tmpl = synthetic_template(name)
@@ -105,7 +109,8 @@ def evaluate_shots(
                 hits["model"][e, j] = exact_match(predict_lm(model, tokenizer, tmpl, demos, xs), ys).mean()
                 hits["ideal"][e, j] = exact_match(ideal_predict(name, demos, xs), ys).mean()
         out[name] = {who: [round(float(v), 4) for v in h.mean(0)] for who, h in hits.items()}
-    return out
+        runs[name] = hits
+    return (out, runs) if return_runs else out
 
 
 def welch_test(method: Sequence[float], baseline: Sequence[float]) -> tuple[float, float]:
@@ -120,7 +125,9 @@ def welch_test(method: Sequence[float], baseline: Sequence[float]) -> tuple[floa
         raise ValueError(f"each sample needs at least 2 runs; got {a.size} and {b.size}")
     if np.ptp(a) == 0 and np.ptp(b) == 0:
         return (0.0, 1.0) if a[0] == b[0] else (float(np.sign(a[0] - b[0]) * np.inf), 0.0)
-    res = stats.ttest_ind(a, b, equal_var=False)
+    with warnings.catch_warnings():  # nearly identical samples: scipy warns, the p-value is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.ttest_ind(a, b, equal_var=False)
     return float(res.statistic), float(res.pvalue)
 
 

@@ -32,7 +32,7 @@ class ICLConfig:
     shots: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     seeds: int = 10
     n_pool: int = 256
-    n_queries: int = 32
+    n_queries: int = 24
     model_shots: tuple[int, ...] = (4, 16, 64)
     noise_fractions: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
     noise_k: int = 64

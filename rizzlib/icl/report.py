@@ -63,7 +63,9 @@ def noise_verdict(learner: str, tolerance: float, paper: float = 0.25) -> str:
     if tolerance >= paper:
         rel = "at or beyond" if tolerance > paper else "at"
         return f"The {learner} keeps >= 95 % of its noise-free score up to {100 * tolerance:.0f} % noise, {rel} the paper's ~{100 * paper:.0f} %."
-    return f"The {learner} already loses more than 5 % by {100 * tolerance:.0f} % noise (the last level it tolerates), earlier than the paper's ~{100 * paper:.0f} %."
+    if tolerance == 0:
+        return f"The {learner} loses more than 5 % at the first noise level already, earlier than the paper's ~{100 * paper:.0f} %."
+    return f"The {learner} keeps >= 95 % of its noise-free score only up to {100 * tolerance:.0f} % noise, less than the paper's ~{100 * paper:.0f} %."
 
 
 def augment_verdict(learner: str, base: float, filtered: float, unfiltered: float, paper_rel: float = 0.047) -> str:
