@@ -84,3 +84,19 @@ def test_gpu_path_runs_end_to_end_on_the_tiny_saved_model(saved_model, local_dat
         shots=(1, 4), seeds=2, max_new_tokens=4,
     )
     assert scores.shape == (5, 2, 2) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_gpu_preset_runs_one_step_on_the_cpu(saved_model):
+    """The gpu preset's judge (30 judgements x 30 references) and generator settings, one candidate, tiny model."""
+    from rizzlib.icl.augment import LikertJudge, generate_candidates
+    from rizzlib.icl.hf import QA_TEMPLATE
+    from rizzlib.icl.tasks import Example
+
+    cfg = PRESETS.gpu
+    model, tok = load_lm(str(saved_model), dtype="float32", device="cpu")
+    refs = [Example(f"question {i}", str(i % 3)) for i in range(cfg.n_refs + 5)]
+    judge = LikertJudge(model, tok, QA_TEMPLATE, n_judgements=cfg.n_judgements, n_refs=cfg.n_refs)
+    s = judge.score([Example("question x", "1")], refs, np.random.default_rng(0))
+    assert s.shape == (1,) and 1 <= s[0] <= 5
+    gen = generate_candidates(model, tok, QA_TEMPLATE, refs, 1, np.random.default_rng(0), n_demos=cfg.n_refs, max_new_tokens=8, max_calls=2)
+    assert gen.n_calls <= 2
