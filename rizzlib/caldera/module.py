@@ -1,0 +1,135 @@
+"""``CalderaLinear``: a drop-in ``nn.Linear`` replacement holding Q codes, scales, L, R and signs.
+
+Forward (spec §4), fp32: x~ = T_n(S_U * x); z = s_Q Dec(Q) x~ + L (R x~) + L_ft (R_ft x~);
+y = g * S_V * T_m^T z (+ bias). L and R are stored as codes (B_L, B_R < 16) or as fp32 values
+(16-bit factors); the first ``ft_rank`` directions are trainable fp32 parameters (``l_ft``,
+``r_ft``) initialised from the quantized values, the rest stay frozen. Every field is a buffer or
+parameter, so ``state_dict`` round-trips through safetensors and device/dtype moves touch each
+tensor once (the reference repo's device move overwrote RVQ second-stage codes with the first).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rizzlib.caldera.codebooks import decode_rows, get_codebook
+from rizzlib.caldera.decompose import CalderaConfig, CalderaResult
+from rizzlib.caldera.hadamard import rht_input, unrht_output
+from rizzlib.caldera.kernels import KERNELS
+from rizzlib.core.validate import check_choice
+
+LAYOUT_VERSION = 1  # bump when the code layout changes (quip-sharp #67: silent drift after repacking)
+
+
+def _to_int16(codes: torch.Tensor) -> torch.Tensor:
+    """uint16 values in int64 -> int16 with the same bits."""
+    c = codes.long() & 0xFFFF
+    return torch.where(c >= 32768, c - 65536, c).to(torch.int16)
+
+
+class CalderaLinear(nn.Module):
+    """A compressed linear layer; build it with :meth:`from_result` or :meth:`empty`."""
+
+    def __init__(self, in_features: int, out_features: int, cfg: CalderaConfig, bias: bool = False):
+        super().__init__()
+        self.in_features, self.out_features, self.cfg = in_features, out_features, cfg
+        qcb = cfg.q_codebook()
+        if cfg.q_kind != "lattice":
+            raise ValueError(f"q_kind must be 'lattice' for CalderaLinear; got {cfg.q_kind!r}")
+        k, ft = cfg.rank, cfg.ft_rank
+        n8, m8 = in_features // 8, out_features // 8
+        self.register_buffer("q_codes", torch.zeros(out_features, n8, qcb.stages, dtype=torch.int16))
+        self.register_buffer("su", torch.ones(in_features))
+        self.register_buffer("sv", torch.ones(out_features))
+        self.register_buffer("scales", torch.ones(4))  # global, Q, L, R
+        lcb = cfg.lr_codebook()
+        if lcb is None:
+            self.register_buffer("l_frozen", torch.zeros(out_features, k - ft))
+            self.register_buffer("r_frozen", torch.zeros(k - ft, in_features))
+        else:
+            self.register_buffer("l_codes", torch.zeros(k - ft, m8, lcb.stages, dtype=torch.int16))
+            self.register_buffer("r_codes", torch.zeros(k - ft, n8, lcb.stages, dtype=torch.int16))
+        self.l_ft = nn.Parameter(torch.zeros(out_features, ft))
+        self.r_ft = nn.Parameter(torch.zeros(ft, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        self.kernel = "fused"
+        self._cache: tuple | None = None
+
+    @classmethod
+    def from_result(cls, res: CalderaResult, bias: torch.Tensor | None = None) -> CalderaLinear:
+        """Pack a :func:`~rizzlib.caldera.decompose.caldera` result."""
+        cfg = res.config
+        if not cfg.hadamard:
+            raise ValueError("cfg.hadamard must be True to build a CalderaLinear (its forward applies the RHT)")
+        m, n = res.q_hat.shape
+        mod = cls(n, m, cfg, bias=bias is not None)
+        ft = cfg.ft_rank
+        with torch.no_grad():
+            mod.q_codes.copy_(_to_int16(res.q_codes))
+            mod.su.copy_(res.su)
+            mod.sv.copy_(res.sv)
+            mod.scales.copy_(torch.tensor([res.global_scale, res.q_scale, res.l_scale, res.r_scale]))
+            if cfg.lr_codebook() is None:
+                mod.l_frozen.copy_(res.l[:, ft:])
+                mod.r_frozen.copy_(res.r[ft:])
+            elif res.l_codes is not None:
+                mod.l_codes.copy_(_to_int16(res.l_codes[ft:]))
+                mod.r_codes.copy_(_to_int16(res.r_codes[ft:]))
+            mod.l_ft.copy_(res.l[:, :ft])
+            mod.r_ft.copy_(res.r[:ft])
+            if bias is not None:
+                mod.bias.copy_(bias)
+        return mod
+
+    def frozen_factors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The frozen low-rank factors (m, k - ft), (k - ft, n), decoded once and cached."""
+        key = tuple(t.data_ptr() for t in self.buffers())
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        lcb = self.cfg.lr_codebook()
+        if lcb is None:
+            out = (self.l_frozen, self.r_frozen)
+        else:
+            l = decode_rows(self.l_codes.long() & 0xFFFF, lcb).T * self.scales[2]
+            r = decode_rows(self.r_codes.long() & 0xFFFF, lcb) * self.scales[3]
+            out = (l.to(self.su.dtype), r.to(self.su.dtype))
+        self._cache = (key, out)
+        return out
+
+    def low_rank(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All k directions, L = [L_ft | L_frozen] (m, k) and R = [R_ft ; R_frozen] (k, n)."""
+        lf, rf = self.frozen_factors()
+        return torch.cat((self.l_ft, lf), 1), torch.cat((self.r_ft, rf), 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_choice("kernel", self.kernel, tuple(KERNELS))
+        lead = x.shape[:-1]
+        xt = rht_input(x.reshape(-1, self.in_features).to(self.su.dtype), self.su)
+        lf, rf = self.frozen_factors()
+        z = KERNELS[self.kernel](xt, self.q_codes, self.cfg.q_bits, float(self.scales[1]), lf, rf)
+        if self.cfg.ft_rank:
+            z = z + (xt @ self.r_ft.T) @ self.l_ft.T
+        y = unrht_output(z, self.sv) * self.scales[0]
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*lead, self.out_features).to(x.dtype)
+
+    def dense_weight(self) -> torch.Tensor:
+        """g * unrht(s_Q Dec(Q) + L R): the (m, n) weight this layer applies (for tests and peers)."""
+        from rizzlib.caldera.hadamard import unrht_weight
+        from rizzlib.caldera.kernels import decode_q
+
+        l, r = self.low_rank()
+        wt = decode_q(self.q_codes, self.cfg.q_bits, float(self.scales[1])).to(l.dtype) + l @ r
+        return unrht_weight(wt, self.su.to(l.dtype), self.sv.to(l.dtype)) * self.scales[0]
+
+    def extra_repr(self) -> str:
+        c = self.cfg
+        return f"in={self.in_features}, out={self.out_features}, q_bits={c.q_bits}, rank={c.rank}, lr_bits={c.lr_bits}, ft_rank={c.ft_rank}"
+
+
+def quantized_codebook_names(cfg: CalderaConfig) -> tuple[str, str | None]:
+    """Names of the Q and L/R codebooks (for checkpoints and tables)."""
+    lcb = cfg.lr_codebook()
+    return get_codebook(cfg.q_bits, cfg.q_kind).name, None if lcb is None else lcb.name

@@ -1,0 +1,215 @@
+"""Compressed layers, kernels, whole-model compression, save/load and LoRA (spec §4-§6.7)."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from rizzlib.caldera.compress import (
+    average_bits_of,
+    collect_hessians,
+    compress_model,
+    finetune_lora,
+    load_compressed,
+    lora_parameters,
+    save_compressed,
+)
+from rizzlib.caldera.data import perplexity
+from rizzlib.caldera.decompose import CalderaConfig, caldera
+from rizzlib.caldera.kernels import decode_q, fused_matmul_cpu, reference_matmul
+from rizzlib.caldera.lm import LMConfig, build_lm
+from rizzlib.caldera.module import CalderaLinear
+
+TINY = LMConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, ctx=16)
+FAST = dict(outer_iters=2, lr_iters=2, tune_iters=0)
+
+
+def layer(m=32, n=64, seed=0, **kw):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(m, n, generator=g)
+    x = torch.randn(4 * n, n, generator=g)
+    res = caldera(w, x.T @ x / x.shape[0], CalderaConfig(**{**FAST, **kw}))
+    return res, CalderaLinear.from_result(res, torch.randn(m, generator=g))
+
+
+@pytest.mark.parametrize("kw", [dict(rank=0), dict(rank=8, lr_bits=16, ft_rank=2), dict(rank=8, lr_bits=4, ft_rank=3), dict(rank=8, q_bits=4, lr_bits=3), dict(rank=4, q_bits=3, lr_bits=2)])
+def test_forward_equals_dense_weight(kw):
+    res, mod = layer(**kw)
+    x = torch.randn(3, 5, 64, generator=torch.Generator().manual_seed(1))
+    w = res.reconstruct()
+    assert torch.allclose(mod.dense_weight(), w, atol=1e-5)
+    ref = (x @ w.T + mod.bias).detach()
+    for kernel in ("reference", "fused"):
+        mod.kernel = kernel
+        y = mod(x)
+        assert torch.allclose(y, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+
+
+@pytest.mark.parametrize("q_bits", [2, 3, 4])
+def test_kernels_equal_dense_matmul_of_decoded_weight(q_bits):
+    g = torch.Generator().manual_seed(q_bits)
+    stages = 1 if q_bits == 2 else 2
+    codes = torch.randint(-32768, 32768, (72, 16, stages), generator=g).to(torch.int16)
+    if q_bits == 3:
+        codes[:, :, 1] = torch.randint(0, 256, (72, 16), generator=g).to(torch.int16)
+    l, r, x = torch.randn(72, 5, generator=g), torch.randn(5, 128, generator=g), torch.randn(9, 128, generator=g)
+    dense = x @ (decode_q(codes, q_bits, 0.3) + l @ r).T
+    for fn in (reference_matmul, fused_matmul_cpu):
+        assert torch.allclose(fn(x, codes, q_bits, 0.3, l, r), dense, atol=1e-4)
+    assert torch.allclose(fused_matmul_cpu(x, codes, q_bits, 0.3, l, r, tile=7), dense, atol=1e-4)
+
+
+def test_triton_kernel_under_the_interpreter():
+    pytest.importorskip("triton")
+    code = (
+        "import torch\n"
+        "from rizzlib.caldera.kernels import decode_q, triton_matmul\n"
+        "g = torch.Generator().manual_seed(0)\n"
+        "for m, n, b in ((40, 64, 3), (16, 128, 1)):\n"
+        "    codes = torch.randint(-32768, 32768, (m, n // 8, 1), generator=g).to(torch.int16)\n"
+        "    l, r, x = torch.randn(m, 3, generator=g), torch.randn(3, n, generator=g), torch.randn(b, n, generator=g)\n"
+        "    dense = x @ (decode_q(codes, 2, 0.5) + l @ r).T\n"
+        "    assert torch.allclose(triton_matmul(x, codes, 2, 0.5, l, r), dense, atol=1e-4), 'mismatch'\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
+
+
+def test_gradients_reach_only_the_lora_factors():
+    _, mod = layer(rank=8, lr_bits=4, ft_rank=3)
+    x = torch.randn(4, 64, generator=torch.Generator().manual_seed(2))
+    mod(x).square().sum().backward()
+    assert mod.l_ft.grad is not None and float(mod.l_ft.grad.abs().sum()) > 0
+    assert mod.r_ft.grad is not None and float(mod.r_ft.grad.abs().sum()) > 0
+    assert not mod.q_codes.requires_grad and not mod.l_codes.requires_grad
+    assert {n for n, p in mod.named_parameters()} == {"l_ft", "r_ft", "bias"}
+
+
+def test_device_and_dtype_moves_keep_every_code_stage():
+    # the reference repo's device-move loop overwrote RVQ second-stage codes with the first ones
+    res, mod = layer(rank=8, q_bits=4, lr_bits=4)
+    before = {k: v.clone() for k, v in mod.state_dict().items()}
+    assert not torch.equal(mod.q_codes[:, :, 0], mod.q_codes[:, :, 1])
+    x = torch.randn(2, 64, generator=torch.Generator().manual_seed(3))
+    y = mod(x)
+    mod = mod.to("cpu").to(torch.float64).to(torch.float32)
+    for k in ("q_codes", "l_codes", "r_codes"):
+        assert torch.equal(mod.state_dict()[k], before[k])
+    assert torch.allclose(mod(x), y, atol=1e-5)
+
+
+def test_whole_model_compress_save_load_round_trip(tmp_path):
+    model = build_lm(TINY, seed=0)
+    g = torch.Generator().manual_seed(0)
+    calib, test = torch.randint(0, 256, (8, 16), generator=g), torch.randint(0, 256, (4, 16), generator=g)
+    hess = collect_hessians(model, calib)
+    assert len(hess) == 7 and hess["0.self_attn.q_proj"].shape == (32, 32)
+    assert torch.allclose(hess["0.self_attn.q_proj"], hess["0.self_attn.k_proj"])  # shared input
+    reports = compress_model(model, hess, "caldera", CalderaConfig(rank=4, ft_rank=2, **FAST))
+    assert sum(isinstance(m, CalderaLinear) for m in model.modules()) == 7
+    expected = sum(m * n * 2 + 2 * (m + n) * 4 + 2 * (m + n) * 16 + (m + n) + 4 * 32 for m, n in [r.shape for r in reports])
+    assert average_bits_of(reports) == pytest.approx(expected / sum(m * n for m, n in [r.shape for r in reports]))
+    ppl = perplexity(model, test)
+    path = tmp_path / "m.safetensors"
+    save_compressed(model, path)
+    loaded = load_compressed(path)
+    assert perplexity(loaded, test) == pytest.approx(ppl, rel=1e-6)
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=test).logits, loaded(input_ids=test).logits)
+
+
+@pytest.mark.parametrize("method", ["rtn", "gptq"])
+def test_scalar_baselines_replace_every_linear(method):
+    model = build_lm(TINY, seed=1)
+    calib = torch.randint(0, 256, (8, 16), generator=torch.Generator().manual_seed(0))
+    hess = collect_hessians(model, calib)
+    w0 = model.model.layers[0].mlp.up_proj.weight.detach().clone()
+    reports = compress_model(model, hess, method, bits=2)
+    w1 = model.model.layers[0].mlp.up_proj.weight.detach()
+    assert not torch.equal(w0, w1)
+    assert all(len(torch.unique(w1[i])) <= 4 for i in range(w1.shape[0]))  # 2-bit grid per row
+    assert average_bits_of(reports) == pytest.approx(2 + 16 / 32, rel=0.3)
+
+
+def test_gptq_baseline_beats_rtn_on_the_proxy():
+    model = build_lm(TINY, seed=2)
+    calib = torch.randint(0, 256, (16, 16), generator=torch.Generator().manual_seed(0))
+    hess = collect_hessians(model, calib)
+    import copy
+
+    err = {m: sum(r.error for r in compress_model(copy.deepcopy(model), hess, m, bits=2)) for m in ("rtn", "gptq")}
+    assert err["gptq"] < err["rtn"]
+
+
+def test_lora_trains_only_l_and_r():
+    model = build_lm(TINY, seed=3)
+    g = torch.Generator().manual_seed(0)
+    calib = torch.randint(0, 256, (8, 16), generator=g)
+    compress_model(model, collect_hessians(model, calib), "caldera", CalderaConfig(rank=4, ft_rank=4, outer_iters=1, lr_iters=1, tune_iters=0))
+    frozen = {k: v.clone() for k, v in model.state_dict().items() if not (k.endswith("l_ft") or k.endswith("r_ft"))}
+    text = torch.cat([torch.arange(40)] * 100)  # a learnable repeating pattern
+    losses = finetune_lora(model, text, 16, steps=20, lr=1e-2, batch=4)
+    assert sum(losses[-5:]) < sum(losses[:5])
+    for k, v in model.state_dict().items():
+        if k in frozen:
+            assert torch.equal(v, frozen[k]), k
+    assert len(lora_parameters(model)) == 14
+
+
+def test_gpu_preset_builds_and_compresses_one_layer_on_cpu():
+    from rizzlib.caldera.presets import preset
+
+    cfg = preset("gpu")
+    ccfg = cfg.caldera_config(cfg.ranks[-1])
+    assert ccfg.rank == 128 and ccfg.ft_rank == 64
+    # one matrix of SmolLM2-360M's attention width (960 = 60 * 16 needs a Paley order-60 Hadamard)
+    small = dataclasses.replace(ccfg, rank=8, ft_rank=4, outer_iters=1, lr_iters=1, tune_iters=0)
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(16, 960, generator=g)
+    x = torch.randn(1000, 960, generator=g)
+    res = caldera(w, x.T @ x / 1000, small)
+    mod = CalderaLinear.from_result(res)
+    assert torch.allclose(mod(x[:3]), x[:3] @ res.reconstruct().T, atol=1e-3)
+
+
+def test_from_pretrained_path_on_a_tiny_random_model(tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from rizzlib.caldera.hf import load_causal_lm, text_tokens
+
+    model = build_lm(TINY, seed=4)
+    model.save_pretrained(tmp_path)
+    vocab = {chr(i): i - 32 for i in range(32, 127)}
+    vocab["[UNK]"] = 95
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]").save_pretrained(tmp_path)
+    loaded, tok = load_causal_lm(str(tmp_path))
+    ids = text_tokens(tok, "def f(x): return x")
+    assert ids.shape == (18,)
+    with torch.no_grad():
+        assert torch.allclose(loaded(input_ids=ids[None]).logits, model(input_ids=ids[None]).logits, atol=1e-6)
+    with pytest.raises(OSError, match="could not be loaded"):
+        load_causal_lm(str(tmp_path / "missing"))
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    model = build_lm(TINY, seed=5)
+    with pytest.raises(ValueError, match="method"):
+        compress_model(model, {}, "awq")
+    with pytest.raises(ValueError, match="cfg must be"):
+        compress_model(model, {}, "caldera")
+    with pytest.raises(ValueError, match="missing"):
+        compress_model(model, {}, "rtn")
+    with pytest.raises(ValueError, match="no LoRA"):
+        finetune_lora(model, torch.arange(100), 16, 1)
+    with pytest.raises(ValueError, match="q_bits must be 2"):
+        from rizzlib.caldera.kernels import triton_matmul
+
+        triton_matmul(torch.zeros(1, 8), torch.zeros(1, 1, 2, dtype=torch.int16), 4, 1.0, None, None)
