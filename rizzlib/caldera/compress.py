@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -87,10 +86,16 @@ def _set_child(parent: nn.Module, dotted: str, new: nn.Module) -> None:
     setattr(parent, last, new)
 
 
-def _row_scaled(w: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], opt_scale: float) -> torch.Tensor:
-    """Apply a quantizer to W with one scale per output row (what RTN / GPTQ store)."""
+def _row_scaled(w: torch.Tensor, method: str, h: torch.Tensor, cb: ScalarGrid) -> torch.Tensor:
+    """RTN (``method="rtn"``) or GPTQ (LDLQ, g = 1) of W with one scale per output row, as both store.
+
+    Rows are independent under both (feedback runs along columns), so scaling each row before
+    quantizing equals quantizing with a per-row scale.
+    """
     rms = w.double().square().mean(1, keepdim=True).sqrt().clamp_min(1e-12)
-    return (fn((w.double() / rms * opt_scale).float()).double() * rms / opt_scale).float()
+    x = (w.double() / rms * cb.opt_scale).float()
+    q = nearest_rounding(x, cb, scale=1.0).w_hat if method == "rtn" else ldlq(x, h, cb, g=1, scale=1.0).w_hat
+    return (q.double() * rms / cb.opt_scale).float()
 
 
 @dataclasses.dataclass
@@ -135,10 +140,7 @@ def compress_model(
             b = BitBudget(cfg.q_bits, cfg.rank, cfg.lr_bits, cfg.lr_bits, cfg.ft_rank, 16, 1, 4)
         else:
             cb = ScalarGrid(bits)
-            if method == "rtn":
-                w_hat = _row_scaled(w, lambda x: nearest_rounding(x, cb, scale=1.0).w_hat, cb.opt_scale)
-            else:
-                w_hat = _row_scaled(w, lambda x: ldlq(x, h, cb, g=1, scale=1.0).w_hat, cb.opt_scale)
+            w_hat = _row_scaled(w, method, h, cb)
             new = nn.Linear(n, m, bias=lin.bias is not None)
             with torch.no_grad():
                 new.weight.copy_(w_hat)
