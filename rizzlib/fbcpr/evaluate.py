@@ -1,0 +1,89 @@
+"""Zero-shot evaluation: act from z, roll out the suites, compute their metrics (spec §4, §5.1).
+
+A ``Policy`` is the pair (agent, params). Rollouts are jitted scans of the deterministic mean action
+μ(s, z); reward z's come from the replay buffer's next states (the distribution FB trained on).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rizzlib.fbcpr import env, infer, tasks
+
+
+def act(agent, params: dict, obs, z) -> np.ndarray:
+    """Validated deterministic action μ(s, z): ``obs (n, 4)``, ``z (n, d)`` on the √d sphere -> ``(n, 2)``."""
+    obs = env.check_state("obs", obs)
+    z = infer.check_z("z", z, agent.cfg.z_dim)
+    if obs.ndim != 2 or z.ndim != 2 or obs.shape[0] != z.shape[0]:
+        raise ValueError(f"obs and z must be (n, 4) and (n, d) with the same n; got {obs.shape} and {z.shape}")
+    return np.asarray(agent.act(params, jnp.asarray(obs, jnp.float32), jnp.asarray(z, jnp.float32)))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def rollout(agent, params: dict, starts: jax.Array, zs: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Deterministic rollouts from ``starts (N, 4)`` with per-step z's ``zs (T, N, d)``.
+    Returns states ``(N, T + 1, 4)`` and actions ``(N, T, 2)``."""
+
+    def body(s, z):
+        a = agent.act(params, s, z)
+        s2 = env.step_batch(s, a)
+        return s2, (s2, a)
+
+    _, (states, actions) = jax.lax.scan(body, starts, zs)
+    return jnp.concatenate([starts[:, None], jnp.swapaxes(states, 0, 1)], 1), jnp.swapaxes(actions, 0, 1)
+
+
+def reward_prompt(agent, params: dict, task: str, inference_states, weighted: bool = False) -> jax.Array:
+    """z for one reward task from ``inference_states (N, 4)`` (replay next states)."""
+    s = jnp.asarray(inference_states)
+    return infer.reward_to_z(agent.backward(params, s), tasks.reward_fn(task)(s), weighted=weighted)
+
+
+def evaluate_rewards(agent, params, inference_states, starts, task_names=tasks.REWARD_TASKS, horizon: int = 200,
+                     weighted: bool = False) -> dict:
+    """Per task: undiscounted return over ``horizon`` steps (mean over ``starts (N, 4)``), and the
+    states / actions of the rollouts. Returns ``{task: {"return", "states", "actions"}}``."""
+    out = {}
+    starts = jnp.asarray(starts)
+    for task in task_names:
+        z = reward_prompt(agent, params, task, inference_states, weighted)
+        zs = jnp.broadcast_to(z, (horizon, starts.shape[0], z.shape[-1]))
+        states, actions = rollout(agent, params, starts, zs)
+        ret = tasks.reward_fn(task)(states[:, 1:]).sum(1)
+        out[task] = {"return": float(ret.mean()), "states": np.asarray(states), "actions": np.asarray(actions)}
+    return out
+
+
+def evaluate_goals(agent, params, starts, horizon: int = 200) -> dict:
+    """Goal suite: z = proj(B(g)) for the 12 goals; success / proximity / final distance averaged over
+    ``starts (N, 4)``, per goal and overall. Returns ``{"per_goal": (12, 3) array, metric: mean}``."""
+    starts = jnp.asarray(starts)
+    g = jnp.asarray(tasks.goal_states())
+    zg = infer.goal_to_z(agent.backward(params, g))
+    rows, trajs = [], []
+    for i in range(g.shape[0]):
+        zs = jnp.broadcast_to(zg[i], (horizon, starts.shape[0], zg.shape[-1]))
+        states, _ = rollout(agent, params, starts, zs)
+        ms = [tasks.goal_metrics(p, g[i]) for p in np.asarray(states[:, 1:])]
+        rows.append([np.mean([m[k] for m in ms]) for k in ("success", "proximity", "final_dist")])
+        trajs.append(np.asarray(states[0]))
+    per = np.array(rows)
+    return {"per_goal": per, "success": float(per[:, 0].mean()), "proximity": float(per[:, 1].mean()),
+            "final_dist": float(per[:, 2].mean()), "example_states": np.stack(trajs)}
+
+
+def evaluate_tracking(agent, params, motions) -> dict:
+    """Tracking suite on ``motions (M, T+1, 4)``: start at each motion's first frame, z_t from the
+    window of its next observations o_{t+1..}; EMD / error / success averaged over motions."""
+    obs = jnp.asarray(motions)
+    b = jax.vmap(lambda o: agent.backward(params, o))(obs[:, 1:])
+    zs = jax.vmap(lambda bb: infer.tracking_zs(bb, agent.cfg.seq_len))(b)  # (M, T, d)
+    states, _ = rollout(agent, params, obs[:, 0], jnp.swapaxes(zs, 0, 1))
+    ms = [tasks.tracking_metrics(np.asarray(states[m, 1:]), np.asarray(obs[m, 1:])) for m in range(obs.shape[0])]
+    return {k: float(np.mean([m[k] for m in ms])) for k in ("emd", "error", "success")} | {
+        "states": np.asarray(states)}
