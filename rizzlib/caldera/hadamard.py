@@ -20,22 +20,30 @@ def is_power_of_two(n: int) -> bool:
     return n >= 1 and n & (n - 1) == 0
 
 
+@lru_cache(maxsize=32)
+def _sylvester_block(c: int, dtype: torch.dtype, device: str) -> torch.Tensor:
+    return sylvester(c).to(dtype=dtype, device=device)
+
+
 def fwht(x: torch.Tensor, normalize: bool = True) -> torch.Tensor:
     """Fast Walsh-Hadamard transform of the last axis (size 2^p) in O(n log n); ``x @ H_n / sqrt(n)``.
 
-    Sylvester's H_n is symmetric, so this is its own inverse when ``normalize`` is True.
+    H_n = H_c1 (x) H_c2 (x) ... with blocks of at most 32: each factor is one GEMM of the (…, n/c, c)
+    view with H_c on the lowest index bits, then a transpose rotates the bits so the next group comes
+    last; the rotations add up to a full turn, which restores the order. Sylvester's H_n is
+    symmetric, so this is its own inverse when ``normalize`` is True.
     """
     n = x.shape[-1]
     if not is_power_of_two(n):
         raise ValueError(f"x.shape[-1] must be a power of two for fwht; got {n}")
     lead = x.shape[:-1]
     y = x.reshape(-1, n)
-    h = 1
-    while h < n:
-        y = y.view(-1, n // (2 * h), 2, h)
-        a, b = y[:, :, 0, :], y[:, :, 1, :]
-        y = torch.stack((a + b, a - b), dim=2)
-        h *= 2
+    b, done = y.shape[0], 1
+    while done < n:
+        c = min(32, n // done)
+        h = _sylvester_block(c, y.dtype, str(y.device))
+        y = (y.reshape(-1, c) @ h).reshape(b, n // c, c).transpose(1, 2).reshape(b, n)
+        done *= c
     y = y.reshape(*lead, n)
     return y / math.sqrt(n) if normalize else y
 
