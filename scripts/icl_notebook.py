@@ -545,7 +545,8 @@ for ax, (name, res) in zip(axes, NOISE.items()):
     ax.axvline(25, color="gray", ls=":", lw=1)
     for who, vals in rel.items():
         tol = report.noise_tolerance(CFG.noise_fractions, vals.mean(1))
-        glue(f"noise_{name}_{who}", report.noise_verdict({"model": "small Llama", "ideal": "ideal learner"}[who] + f" ({name})", tol))
+        label = {"model": "small Llama", "ideal": "ideal learner"}[who] + f" ({name})"
+        glue(f"noise_{name}_{who}", report.noise_verdict(label, tol, base=float(res[who][0].mean())))
 plt.tight_layout()
 plt.show()
 print(f"{time.perf_counter() - t0:.0f} s")

@@ -58,8 +58,11 @@ def noise_tolerance(fractions: Sequence[float], relative: Sequence[float], keep:
     return ok
 
 
-def noise_verdict(learner: str, tolerance: float, paper: float = 0.25) -> str:
-    """Where the learner starts to degrade, against the paper's ~25 %."""
+def noise_verdict(learner: str, tolerance: float, paper: float = 0.25, base: float | None = None) -> str:
+    """Where the learner starts to degrade, against the paper's ~25 % (``base``: its noise-free score)."""
+    if base is not None and base < 0.2:
+        return (f"The {learner} scores only {base:.2f} without noise, so its noise curve says little "
+                f"(it stays within 5 % up to {100 * tolerance:.0f} % noise).")
     if tolerance >= paper:
         rel = "at or beyond" if tolerance > paper else "at"
         return f"The {learner} keeps >= 95 % of its noise-free score up to {100 * tolerance:.0f} % noise, {rel} the paper's ~{100 * paper:.0f} %."
