@@ -114,17 +114,23 @@ def compress_model(
     cfg: CalderaConfig | None = None,
     bits: int = 2,
     progress: bool = False,
+    blocks: tuple[int, ...] | None = None,
 ) -> list[LayerReport]:
     """Replace every block linear of ``model`` in place; returns one report per layer.
 
     ``method``: ``"rtn"`` (per-row round-to-nearest scalar grid of ``bits``), ``"gptq"`` (LDLQ with a
     scalar grid, g = 1, per-row scales: GPTQ), ``"caldera"`` (``cfg``; rank 0 = QuIP# without FT).
+    ``blocks``: indices of the decoder blocks to compress (default: all).
     """
     check_choice("method", method, METHODS)
     if method == "caldera" and cfg is None:
         raise ValueError("cfg must be a CalderaConfig when method='caldera'")
     reports = []
-    items = [(bi, name, lin) for bi, block in enumerate(decoder_blocks(model)) for name, lin in block_linears(block).items()]
+    all_blocks = decoder_blocks(model)
+    chosen = range(len(all_blocks)) if blocks is None else blocks
+    for bi in chosen:
+        check_int_range("blocks[i]", bi, 0, len(all_blocks) - 1)
+    items = [(bi, name, lin) for bi in chosen for name, lin in block_linears(all_blocks[bi]).items()]
     for bi, name, lin in tqdm(items, desc=method, disable=not progress, leave=False):
         key = f"{bi}.{name}"
         if key not in hessians:

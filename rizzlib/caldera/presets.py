@@ -33,6 +33,10 @@ class ChapterConfig:
     threads: int = 1
     layer_sweep_ranks: tuple[int, ...] = (0, 8, 16, 32)
     gaussian_vectors: int = 20000
+    blocks: tuple[int, ...] | None = None
+    """Decoder blocks the whole-model table compresses (None: all)."""
+    sweep_iters: int = 8
+    """Outer iterations of the one-layer error curves."""
 
     def __post_init__(self) -> None:
         check_int_range("ctx", self.ctx, 2, None)
@@ -52,7 +56,10 @@ class ChapterConfig:
 
 
 PRESETS = Presets(
-    smoke=ChapterConfig(calib_windows=8, eval_windows=8, ranks=(0, 16), outer_iters=1, lr_iters=2, tune_iters=0, lora_steps=5, layer_sweep_ranks=(0, 16), gaussian_vectors=4000),
+    smoke=ChapterConfig(
+        calib_windows=8, eval_windows=8, ranks=(0, 16), outer_iters=1, lr_iters=2, tune_iters=0, lora_steps=5,
+        layer_sweep_ranks=(0, 16), gaussian_vectors=4000, blocks=(0,), sweep_iters=2,
+    ),
     cpu=ChapterConfig(),
     gpu=ChapterConfig(
         model="HuggingFaceTB/SmolLM2-360M", ctx=2048, calib_windows=256, eval_windows=512, ranks=(0, 64, 128),

@@ -1,0 +1,34 @@
+"""The chapter's whole-model table on the shipped stdlib byte LM (see :mod:`rizzlib.caldera.table`):
+fp32, RTN 2-bit, GPTQ 2-bit, LDLQ + E8P (QuIP# no FT), CALDERA at the preset's ranks, + LoRA; each
+with held-out perplexity per byte, exact average bits and compression time.
+
+    nice -n 10 python scripts/caldera_table.py --scale cpu --json benchmarks/results/caldera_table.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rizzlib.caldera.presets import preset
+from rizzlib.caldera.table import verdicts, whole_model_table
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="cpu")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    rows = whole_model_table(preset(args.scale), progress=True)
+    for r in rows:
+        print(f"{r['method']:30s} bits {r['bits']:6.3f}  ppl {r['ppl']:8.4f}  {r['seconds']:7.1f} s")
+    for v in verdicts(rows):
+        print(v)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"scale": args.scale, "rows": rows}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
