@@ -24,7 +24,7 @@ import numpy as np
 from rizzlib.fbcpr import checkpoint, evaluate, tasks, td3
 from rizzlib.fbcpr.dataset import make_dataset
 from rizzlib.fbcpr.presets import preset
-from rizzlib.fbcpr.train import train
+from rizzlib.fbcpr.train import seed_slice, train_seeds
 
 OUT = pathlib.Path(__file__).resolve().parents[1] / "rizzlib" / "fbcpr" / "checkpoints"
 N_INFER = 4096
@@ -59,6 +59,7 @@ def main():
     ap.add_argument("--td3-updates", type=int, default=3000)
     ap.add_argument("--skip-td3", action="store_true")
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--progress", action="store_true")
     args = ap.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -68,29 +69,32 @@ def main():
     data = make_dataset(base.n_motions, base.motion_len, seed=0)
     train_set, test_set = data.split(base.test_fraction, seed=0)
     train_obs_cache["obs"] = train_set.observations
-    jobs = [(a, s) for s in args.seeds for a in args.algos]
-    trainers = {}  # one compiled loop per algorithm, reused across seeds
-    for i, (algo, seed) in enumerate(jobs):
-        cfg = dataclasses.replace(base, seed=seed)
-        cfg = cfg.as_fb() if algo == "fb" else cfg
-        name = f"{algo}_{args.scale}_seed{seed}"
-        if name in results["runs"]:
+    for i, algo in enumerate(args.algos):
+        cfg = base.as_fb() if algo == "fb" else base
+        names = [f"{algo}_{args.scale}_seed{s}" for s in args.seeds]
+        if all(n in results["runs"] for n in names):
             continue
-        trainer, ts, hist, seconds = train(cfg, train_set, progress=False, trainer=trainers.get(algo))
-        trainers[algo] = trainer
-        rep = ts.agent
-        idx = np.random.default_rng(seed).choice(int(ts.replay.size), N_INFER, replace=False)
-        infer_states = np.asarray(ts.replay.data.next_obs)[idx]
-        params = {"actor": rep.params["actor"], "b": rep.params["b"]}
-        ev = evaluate_params(trainer.agent, rep.params, infer_states, test_set.observations, cfg, jax.random.key(123))
-        final = {k: float(np.nanmean(v[-20:])) for k, v in hist.items()}
-        results["runs"][name] = {"algo": algo, "seed": seed, "train_seconds": seconds, "eval": ev, "final_losses": final}
-        checkpoint.save(out / f"{name}.safetensors", params, cfg,
-                        extra={"train_seconds": seconds, "eval": ev}, arrays={"inference_states": infer_states})
-        results_path.write_text(json.dumps(results, indent=1))
-        print(f"[{time.strftime('%H:%M:%S')}] {name}: {seconds:.0f} s, goal {ev['goal_success']:.2f}, "
-              f"track emd {ev['tracking_emd']:.3f}, returns {ev['reward_returns']}", flush=True)
-        if i == 1 and not args.skip_td3:
+        # all seeds of one algorithm train together, vmapped (one compile)
+        trainer, tss, hist, seconds = train_seeds(cfg, train_set, args.seeds, progress=args.progress)
+        for j, (seed, name) in enumerate(zip(args.seeds, names)):
+            ts = seed_slice(tss, j)
+            rep = ts.agent
+            idx = np.random.default_rng(seed).choice(int(ts.replay.size), N_INFER, replace=False)
+            infer_states = np.asarray(ts.replay.data.next_obs)[idx]
+            params = {"actor": rep.params["actor"], "b": rep.params["b"]}
+            ev = evaluate_params(trainer.agent, rep.params, infer_states, test_set.observations, cfg,
+                                 jax.random.key(123))
+            final = {k: float(np.nanmean(v[j, -20:])) for k, v in hist.items()}
+            results["runs"][name] = {"algo": algo, "seed": seed, "train_seconds_all_seeds": seconds, "eval": ev,
+                                     "final_losses": final}
+            checkpoint.save(out / f"{name}.safetensors", params, dataclasses.replace(cfg, seed=seed),
+                            extra={"train_seconds_all_seeds": seconds, "eval": ev},
+                            arrays={"inference_states": infer_states})
+            results_path.write_text(json.dumps(results, indent=1))
+            print(f"[{time.strftime('%H:%M:%S')}] {name}: {seconds:.0f} s (all seeds), goal {ev['goal_success']:.2f}, "
+                  f"track emd {ev['tracking_emd']:.3f}, returns {ev['reward_returns']}", flush=True)
+        np.savez_compressed(out / f"history_{algo}_{args.scale}.npz", **hist)
+        if i == 0 and not args.skip_td3:
             run_td3(base, args, results, results_path, test_set)
     if not args.skip_td3:
         run_td3(base, args, results, results_path, test_set)

@@ -141,7 +141,8 @@ class FBCPRConfig:
 PRESETS: Presets[FBCPRConfig] = Presets(
     smoke=FBCPRConfig(n_motions=60, motion_len=100, z_dim=16, width=64, b_width=64, disc_width=64, batch=64,
                       n_envs=16, n_updates=500, random_iters=10, buffer_size=20_000),
-    cpu=FBCPRConfig(),
+    cpu=FBCPRConfig(width=64, b_width=64, disc_width=64, batch=128, n_envs=16, n_updates=3000, random_iters=20,
+                    buffer_size=100_000),
     gpu=FBCPRConfig(init="fixed", z_dim=100, width=1024, trunk=2, b_width=256, b_layers=2, disc_width=1024,
                     disc_layers=3, batch=1024, gamma=0.98, n_envs=256, env_steps_per_iter=4, updates_per_iter=100,
                     n_updates=300_000, random_iters=50, buffer_size=2_000_000, lr_f=1e-4, lr_b=1e-5, lr_actor=1e-4,
