@@ -49,7 +49,7 @@ md(r"""
 
 `RIZZLIB_SCALE` picks the preset: `smoke` checks the plumbing in a couple of minutes (one decoder
 block, one outer iteration), `cpu` (the run whose outputs you are reading) compresses all four
-blocks of the shipped ~0.9M-parameter byte LM, and `gpu` loads `SmolLM2-360M` and WikiText-2 by
+blocks of the shipped 1.1M-parameter byte LM, and `gpu` loads `SmolLM2-360M` and WikiText-2 by
 name (that run is still to do: the build machines have no network and no GPU).
 """)
 

@@ -4,7 +4,7 @@ Writes ``rizzlib/caldera/checkpoints/stdlib_lm.safetensors`` (fp16 weights, conf
 perplexity, wall time and the corpus digest in the metadata) and a ``README.md`` beside it.
 ``tests/test_caldera_checkpoint.py`` reloads it and reproduces the perplexity.
 
-    nice -n 10 python scripts/caldera_train_lm.py --steps 600 --batch 16   # one thread, ~0.9M parameters
+    nice -n 10 python scripts/caldera_train_lm.py --steps 400 --batch 16   # one thread, ~1.1M parameters
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from rizzlib.caldera.lm import CHECKPOINT, LMConfig, build_lm, load_lm
 
 def test_checkpoint_reproduces_recorded_perplexity():
     if not CHECKPOINT.is_file():
-        pytest.skip(f"missing {CHECKPOINT}: run scripts/caldera_train_lm.py")
+        pytest.fail(f"missing {CHECKPOINT}: run scripts/caldera_train_lm.py")
     assert CHECKPOINT.stat().st_size < 4 * 2**20
     torch.set_num_threads(1)
     model, cfg, extra = load_lm(CHECKPOINT)

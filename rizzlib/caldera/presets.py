@@ -60,7 +60,7 @@ PRESETS = Presets(
         calib_windows=8, eval_windows=8, ranks=(0, 16), outer_iters=1, lr_iters=2, tune_iters=0, lora_steps=5,
         layer_sweep_ranks=(0, 16), gaussian_vectors=4000, blocks=(0,), sweep_iters=2,
     ),
-    cpu=ChapterConfig(),
+    cpu=ChapterConfig(outer_iters=3, lr_iters=5, tune_iters=1, layer_sweep_ranks=(0, 8, 32), sweep_iters=6),
     gpu=ChapterConfig(
         model="HuggingFaceTB/SmolLM2-360M", ctx=2048, calib_windows=256, eval_windows=512, ranks=(0, 64, 128),
         outer_iters=10, lr_iters=20, tune_iters=5, ft_rank=64, lora_steps=1000, lora_lr=1e-4, threads=8,
