@@ -82,8 +82,17 @@ def test_triton_kernel_under_the_interpreter():
 
 def test_gradients_reach_only_the_lora_factors():
     _, mod = layer(rank=8, lr_bits=4, ft_rank=3)
-    x = torch.randn(4, 64, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(4, 64, generator=torch.Generator().manual_seed(2), requires_grad=True)
     mod(x).square().sum().backward()
+    # the input gradient is W^T of the output gradient, through every row tile of the fused path
+    y = x.detach().requires_grad_(True)
+    (y @ mod.dense_weight().detach().T + mod.bias.detach()).square().sum().backward()
+    assert torch.allclose(x.grad, y.grad, rtol=1e-4, atol=1e-4)
+    g = torch.Generator().manual_seed(5)
+    codes = torch.randint(-32768, 32768, (150, 8, 1), generator=g).to(torch.int16)  # 3 tiles of 64 rows
+    xin = torch.randn(2, 64, generator=g, requires_grad=True)
+    fused_matmul_cpu(xin, codes, 2, 0.5, None, None).sum().backward()
+    assert torch.allclose(xin.grad, decode_q(codes, 2, 0.5).sum(0).expand(2, -1), atol=1e-4)
     assert mod.l_ft.grad is not None and float(mod.l_ft.grad.abs().sum()) > 0
     assert mod.r_ft.grad is not None and float(mod.r_ft.grad.abs().sum()) > 0
     assert not mod.q_codes.requires_grad and not mod.l_codes.requires_grad

@@ -77,8 +77,8 @@ def fused_matmul_cpu(
             else:
                 b += table[idx] / div
         wt = b.view(t, n).to(x.dtype)
-        if grad:
-            parts.append(xs @ wt.T)
+        if grad:  # autograd keeps wt for the backward pass: it must not be the reused buffer
+            parts.append(xs @ wt.clone().T)
         else:
             torch.matmul(xs, wt.T, out=z[:, i : i + t])
     if grad:
