@@ -213,7 +213,7 @@ def write_checkpoint_readme(out: Path) -> None:
     for obj, extra, mc in rows:
         acc = ", ".join(f"{k}x{k}: {v:.1%}" for k, v in extra["accuracy_by_size"].items())
         lines.append(
-            f"| {obj} | {extra['source'].split()[-1]} | d {mc['d_model']}, {mc['n_blocks']} blocks | "
+            f"| {obj} | {extra.get('source', 'before issue 8').split()[-1]} | d {mc['d_model']}, {mc['n_blocks']} blocks | "
             f"{extra['train']['steps']} x {extra['train']['batch_size']} | {extra['wall_s'] / 60:.1f} | {acc} |"
         )
     (out / "README.md").write_text("\n".join(lines) + "\n")
@@ -337,11 +337,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"{spec.key}: exact {f['exact']:.3f} token {f['token_acc']:.3f} ({rec['train_wall_s']:.0f} s)",
                     flush=True,
                 )
-                if spec.key.rsplit("/", 1)[0] in args_run["checkpoint_runs"]:
-                    write_checkpoint_readme(Path(a.checkpoint_dir))
             doc["meta"]["wall_s"] = round(wall0 + time.perf_counter() - start, 1)
             doc["meta"]["updated_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
-            _write(a.out, doc)
+            _write(a.out, doc)  # first: a finished run is never lost
+            if not err and spec.key.rsplit("/", 1)[0] in args_run["checkpoint_runs"]:
+                try:
+                    write_checkpoint_readme(Path(a.checkpoint_dir))
+                except Exception as exc:  # the README is a convenience; keep the study going
+                    print(f"checkpoint README not written: {exc}", flush=True)
     return 0
 
 
