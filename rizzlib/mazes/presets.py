@@ -69,7 +69,7 @@ PRESETS = Presets(
     ),
     cpu=MazeConfig(
         data=DataConfig(sizes=(4, 5), n_train=3000, n_test=200),
-        train=TrainConfig(steps=1600, batch_size=16, eval_every=400, eval_mazes=100),
+        train=TrainConfig(steps=1000, batch_size=16, eval_every=250, eval_mazes=100),
         d_model=64,
         n_blocks=4,
         note="~0.2M parameters each, batch 16 as the official 5x5 configs, a few minutes per model on 2 busy cores",
