@@ -87,3 +87,28 @@ def evaluate_tracking(agent, params, motions) -> dict:
     ms = [tasks.tracking_metrics(np.asarray(states[m, 1:]), np.asarray(obs[m, 1:])) for m in range(obs.shape[0])]
     return {k: float(np.mean([m[k] for m in ms])) for k in ("emd", "error", "success")} | {
         "states": np.asarray(states)}
+
+
+def evaluate_all(agent, params: dict, inference_states, test_obs, train_obs, n_starts: int = 16,
+                 key: jax.Array | None = None) -> dict:
+    """The three suites and the dataset-likeness of reward rollouts, as summary numbers.
+
+    ``inference_states (N, 4)``: replay next states for reward prompts; ``test_obs (M, T+1, 4)``:
+    held-out motions (tracking, and the ``data`` start regime); ``train_obs``: the training motions
+    (the k-NN reference of dataset-likeness); ``n_starts`` start states drawn with ``key``
+    (default ``key(123)``) in the config's start regime."""
+    cfg = agent.cfg
+    key = jax.random.key(123) if key is None else key
+    starts = tasks.sample_starts(key, n_starts, cfg.init, jnp.asarray(test_obs))
+    rew = evaluate_rewards(agent, params, inference_states, starts, horizon=cfg.episode_len)
+    goals = evaluate_goals(agent, params, starts, horizon=cfg.episode_len)
+    track = evaluate_tracking(agent, params, test_obs)
+    states = np.concatenate([r["states"] for r in rew.values()])
+    actions = np.concatenate([r["actions"] for r in rew.values()])
+    return {
+        "reward_returns": {k: v["return"] for k, v in rew.items()},
+        "goal_success": goals["success"], "goal_proximity": goals["proximity"], "goal_final_dist": goals["final_dist"],
+        "goal_success_per_room": goals["per_goal"][:, 0].reshape(4, 3).mean(1).tolist(),
+        "tracking_emd": track["emd"], "tracking_error": track["error"], "tracking_success": track["success"],
+        "likeness": tasks.dataset_likeness(states, actions, train_obs),
+    }
