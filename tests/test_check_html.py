@@ -76,9 +76,9 @@ def test_blocks_do_not_join_across_elements():
 
 
 def test_symbols_are_listed_only_on_request():
-    html = "<pre>PASS</pre><p>\u2705 discounted_returns: matches</p>"
+    html = "<pre>PASS</pre><p>\u2705 discounted_returns: matches</p><pre>\u2713 ok</pre><script>'\u2717'</script>"
     assert kinds(html) == []
-    assert kinds(html, symbols=True) == ["symbol"]
+    assert kinds(html, symbols=True) == ["symbol", "symbol"]
 
 
 def test_main_scans_a_book_folder_and_sets_the_exit_status(tmp_path, capsys):

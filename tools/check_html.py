@@ -56,6 +56,7 @@ class _TextBlocks(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.stack: list[tuple[str, bool]] = []
         self.blocks: list[tuple[int, str]] = []
+        self.code: list[tuple[int, str]] = []  # skipped text (code, outputs), for the symbol notes
         self._buf: list[str] = []
         self._start = 1
 
@@ -93,6 +94,8 @@ class _TextBlocks(HTMLParser):
 
     def handle_data(self, data):
         if self.skipping:
+            if data.strip() and not any(tag in ("script", "style") for tag, _ in self.stack):
+                self.code.append((self.getpos()[0], data))
             return
         if not self._buf:
             self._start = self.getpos()[0]
@@ -125,7 +128,8 @@ def check_page(html: str, page: str = "<page>", symbols: bool = False) -> list[P
         m = GLUE.search(text)
         if m:
             out.append(Problem(page, line, "glue", "glue placeholder left as text: " + _snippet(text, m.start())))
-        if symbols:
+    if symbols:
+        for line, text in sorted(parser.blocks + parser.code):
             m = SYMBOLS.search(text)
             if m:
                 out.append(Problem(page, line, "symbol", f"U+{ord(m.group()):04X} may be missing from readers' fonts: "
