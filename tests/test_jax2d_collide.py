@@ -181,3 +181,90 @@ def test_effective_mass_is_the_velocity_response_to_a_unit_impulse():
     point_vel = lambda v, w, r: v + w * np.array([-r[1], r[0]])  # noqa: E731
     dv_rel = point_vel(dvb, dwb, rb) - point_vel(dva, dwa, ra)
     assert k == pytest.approx(float(dv_rel @ d), rel=1e-5)
+
+
+def test_block_normal_impulse_solves_the_two_point_complementarity_problem():
+    """Random well-conditioned blocks: the result is the unique LCP solution (x >= 0, w >= 0, x.w = 0),
+    checked against brute force over the four active sets."""
+    rng = np.random.default_rng(7)
+    n = 400
+    a = rng.normal(size=(n, 2, 2))
+    k = a @ np.swapaxes(a, 1, 2) + 0.2 * np.eye(2)  # symmetric positive definite
+    vn = rng.normal(scale=2.0, size=(n, 2))
+    target = rng.normal(scale=0.5, size=(n, 2))
+    acc = np.abs(rng.normal(size=(n, 2))) * (rng.uniform(size=(n, 2)) < 0.7)
+    x, found = jax2d.impulses.block_normal_impulse(
+        jnp.asarray(vn), jnp.asarray(target), jnp.asarray(acc), jnp.asarray(k), jnp.asarray(np.linalg.inv(k)))
+    x = np.asarray(x, np.float64)
+    assert np.asarray(found).all()
+    w = vn + np.einsum("nij,nj->ni", k, x - acc) - target  # velocity error after the update
+    assert (x >= -1e-6).all() and (w >= -1e-4).all()
+    np.testing.assert_allclose(x * w, 0.0, atol=1e-4)
+    for i in range(n):  # brute force: the one active set whose solution is feasible
+        b = vn[i] - target[i] - k[i] @ acc[i]
+        sols = []
+        for on in ((1, 1), (1, 0), (0, 1), (0, 0)):
+            idx = [j for j in range(2) if on[j]]
+            xi = np.zeros(2)
+            if idx:
+                xi[idx] = np.linalg.solve(k[i][np.ix_(idx, idx)], -b[idx])
+            wi = k[i] @ xi + b
+            if (xi >= -1e-9).all() and (wi >= -1e-9).all():
+                sols.append(xi)
+        np.testing.assert_allclose(x[i], sols[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("w, a, gap, e", [(2.0, 0.0, 0.0, 0.5), (3.0, 9.81, 0.01, 1.0), (0.7, 9.81, 0.0, 0.8),
+                                          (5.0, 20.0, 0.05, 0.0), (0.0, 9.81, 0.0, 1.0)])
+def test_bounce_speed_keeps_e_squared_of_the_shadow_energy(w, a, gap, e):
+    dt = 1 / 60
+    impact, u = (float(x) for x in jax2d.impulses.bounce_speed(w, a, gap, e, dt))
+    assert impact == pytest.approx(math.sqrt(w * w + 2 * a * gap), rel=1e-6)
+    shadow_in = w * w / 2 + a * dt * w / 2 + a * gap  # E' per unit mass on the way in
+    shadow_out = u * u / 2 - a * dt * u / 2  # and on the way out, from the surface
+    assert shadow_out == pytest.approx(e * e * shadow_in, rel=1e-5, abs=1e-6)
+    if a == 0.0:
+        assert u == pytest.approx(e * w)
+    if e == 1.0 and gap == 0.0:
+        assert u == pytest.approx(w + a * dt, rel=1e-6)  # the mirror image of the step in
+
+
+def test_graph_colouring_is_greedy_and_proper():
+    """colour_pairs against a brute-force greedy colouring on random contact graphs: every touching
+    pair gets the lowest colour its moving bodies do not have yet, and a colour's slots list exactly
+    its pairs (so no moving body is solved twice at once)."""
+    from types import SimpleNamespace
+
+    from rizzlib.jax2d.contact_solver import colour_pairs
+
+    rng = np.random.default_rng(3)
+    n = 9  # bodies; row n is the padding body
+
+    @jax.jit
+    def _colour(ia, ib, inv_a, inv_b, count):
+        cons = SimpleNamespace(ia=ia, ib=ib, inv_mass_a=inv_a, inv_inertia_a=inv_a, inv_mass_b=inv_b, inv_inertia_b=inv_b)
+        return colour_pairs(cons, count, n + 1)
+
+    for _ in range(20):
+        m = 24  # one shape: one compile
+        ia = rng.integers(0, n - 1, size=m)
+        ib = np.minimum(ia + rng.integers(1, n - 1, size=m), n - 1)
+        moving = rng.uniform(size=n + 1) < 0.7
+        moving[n] = False
+        count = int(rng.integers(0, m + 1))
+        inv_a, inv_b = (jnp.asarray(np.where(moving[x], 1.0, 0.0)[None], jnp.float32) for x in (ia, ib))
+        table, used = _colour(jnp.asarray(ia[None]), jnp.asarray(ib[None]), inv_a, inv_b, count)
+        table = np.asarray(table)
+        colours, taken = [], [set() for _ in range(n + 1)]
+        for k in range(count):
+            bodies = [x for x in (ia[k], ib[k]) if moving[x]]
+            c = 0
+            while any(c in taken[x] for x in bodies):
+                c += 1
+            for x in bodies:
+                taken[x].add(c)
+            colours.append(c)
+        assert int(used) == (max(colours) + 1 if colours else 0)
+        for c in range(table.shape[0]):
+            listed = sorted(int(k) for k in table[c] if k < m)
+            assert listed == [k for k in range(count) if colours[k] == c]

@@ -34,7 +34,8 @@ def test_scales_grow():
     "field, value",
     [("rollout_steps", 0), ("frame_size", 8), ("bench_batches", ()), ("bench_batches", (1, 0)),
      ("pendulum_seconds", 1.0), ("incline_angles", (95.0,)), ("stack_height", 0),
-     ("solver_demo_iterations", ()), ("solver_demo_iterations", (0,)), ("incline_seconds", 5.0)],
+     ("solver_demo_iterations", ()), ("solver_demo_iterations", (0,)), ("incline_seconds", 5.0),
+     ("restitution_heights", 1)],
 )
 def test_bad_values_are_rejected_by_name(field, value):
     with pytest.raises(ValueError, match=field.split("[")[0]):

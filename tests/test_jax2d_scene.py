@@ -74,6 +74,104 @@ def test_builder_rejects_bad_input_naming_the_argument(build, name):
         build(sb)
 
 
+INF, NAN = float("inf"), float("nan")
+#: (method, kwargs of one valid call, {argument: [bad values]}): every number of every method
+BUILDER_CALLS = [
+    ("add_polygon", dict(vertices=[(0, 0), (0.4, 0), (0, 0.3)], position=(1, 1)),
+     dict(position=[(INF, 1), (1, NAN)], rotation=[INF, NAN], density=[0.0, -1.0, INF, NAN],
+          friction=[-0.1, INF, NAN], restitution=[-0.1, 1.5, NAN], velocity=[(INF, 0), (0, NAN), (200.0, 0)],
+          angular_velocity=[INF, NAN, 60.0], collision_mode=[7, 1.5, "x"], static=["yes"],
+          vertices=[[(0, 0), (1, 0), (2, 0)], [(0, 0), (INF, 0), (0, 1)]])),
+    ("add_box", dict(position=(1, 1), size=(0.5, 0.5)),
+     dict(position=[(NAN, 1), (20.0, 1)], size=[(0.5, -0.5), (INF, 0.5), (0.5, NAN)], rotation=[INF],
+          friction=[INF], density=[INF], restitution=[2.0])),
+    ("add_circle", dict(position=(2, 2), radius=0.2),
+     dict(position=[(2, INF), (2, -16.0)], radius=[0.0, -0.1, INF, NAN], density=[INF, 0.0], friction=[INF, -1.0],
+          restitution=[INF, -0.5], velocity=[(0, -101.0), (NAN, 0)], angular_velocity=[-51.0, NAN], rotation=[NAN])),
+    ("add_borders", dict(),
+     dict(width=[0.0, INF, NAN], height=[-1.0, INF], thickness=[0.0, INF], friction=[INF, -1.0], restitution=[1.5, NAN])),
+    ("add_floor", dict(),
+     dict(y=[INF, NAN], x_min=[NAN, -INF], x_max=[-6.0, INF], thickness=[0.0, INF], friction=[INF])),
+    ("add_revolute_joint", dict(a=0, b=7, anchor=(1, 1)),
+     dict(a=[5, -1, 1.0, True], b=[99, 0], anchor=[(INF, 1), (1, NAN)], motor_speed=[INF, NAN],
+          motor_power=[-1.0, INF], limits=[(0.5, -0.5), (NAN, 0.5), (-0.5, INF), (0.1, 0.2, 0.3)])),
+    ("add_fixed_joint", dict(a=0, b=7), dict(a=[6], b=[0, 8], anchor=[(NAN, 0)])),
+    ("add_thruster", dict(body=0, position=(1, 1)),
+     dict(body=[3, 9], position=[(INF, 1)], rotation=[INF, NAN], power=[-1.0, INF, NAN])),
+]
+
+
+def _builder_snapshot(sb):
+    tables = {k: {f: a.copy() for f, a in getattr(sb, k).items()} for k in ("_poly", "_circ", "_joint", "_thr")}
+    counts = (sb.num_polygons, sb.num_circles, sb.num_joints, sb.num_thrusters)
+    return tables, counts
+
+
+def _same_snapshot(a, b):
+    ta, ca = a
+    tb, cb = b
+    return ca == cb and all(np.array_equal(ta[k][f], tb[k][f], equal_nan=True) for k in ta for f in ta[k])
+
+
+@pytest.mark.parametrize("method, good, bad", BUILDER_CALLS, ids=[c[0] for c in BUILDER_CALLS])
+def test_every_builder_method_validates_every_number_and_a_raise_changes_nothing(method, good, bad):
+    def fresh():
+        sb = SceneBuilder(StaticConfig(num_polygons=7, num_circles=2, num_joints=4, num_thrusters=1))
+        sb.add_box((1, 1), (0.5, 0.5))  # body 0
+        sb.add_circle((2, 2), 0.2)  # body 7
+        return sb
+
+    getattr(fresh(), method)(**good)  # the valid call works
+    for name, values in bad.items():
+        for value in values:
+            sb = fresh()
+            before = _builder_snapshot(sb)
+            with pytest.raises(ValueError, match=name if name not in ("a", "b", "body") else f"{name}"):
+                getattr(sb, method)(**{**good, name: value})
+            assert _same_snapshot(before, _builder_snapshot(sb)), (method, name, value)
+
+
+def test_a_raise_half_way_through_leaves_nothing_behind():
+    sb = SceneBuilder(StaticConfig(num_polygons=6, num_circles=1, num_joints=1, num_thrusters=0))
+    sb.add_box((1, 1), (0.5, 0.5))
+    sb.add_box((2, 1), (0.5, 0.5))
+    sb.add_box((3, 1), (0.5, 0.5))
+    before = _builder_snapshot(sb)
+    with pytest.raises(ValueError, match="add_borders needs 4 polygon slots but only 3"):
+        sb.add_borders()  # used to add two of its four boxes first
+    assert _same_snapshot(before, _builder_snapshot(sb))
+    with pytest.raises(ValueError, match=r"limits\[1\]"):
+        sb.add_revolute_joint(0, 1, anchor=(1.5, 1), limits=(0.5, -0.5))  # used to leave a joint behind
+    assert _same_snapshot(before, _builder_snapshot(sb))
+
+
+@pytest.mark.parametrize("field, value", [("dt", -0.01), ("dt", NAN), ("dt", 0.0), ("dt", INF), ("slop", -0.001),
+                                          ("baumgarte", 1.5), ("baumgarte", NAN), ("max_push_velocity", -1.0),
+                                          ("speculative_distance", INF), ("restitution_threshold", -0.1),
+                                          ("joint_baumgarte", -0.2), ("clip_position", 0.0), ("clip_velocity", NAN),
+                                          ("clip_angular_velocity", -1.0), ("base_motor_speed", INF),
+                                          ("base_motor_power", -900.0), ("base_thruster_power", NAN)])
+def test_sim_params_reject_bad_numbers_by_name(field, value):
+    with pytest.raises(ValueError, match=field):
+        SimParams(**{field: value})
+    with pytest.raises(ValueError, match=field):
+        SimParams().replace(**{field: value})
+
+
+def test_nothing_a_user_sets_is_clipped_silently():
+    params = SimParams(clip_position=INF, clip_velocity=INF, clip_angular_velocity=INF)
+    sb = SceneBuilder(ST, gravity=(0.0, 0.0), params=params)  # explicit opt-in: accepted
+    far = sb.add_circle((20.0, 2.0), 0.2, velocity=(150.0, 0.0), angular_velocity=80.0)
+    assert int(far) == ST.num_polygons
+    sb = SceneBuilder(ST)
+    wall = sb.add_box((20.0, 2.0), (0.5, 4.0), static=True)  # static bodies may sit anywhere...
+    ball = sb.add_circle((2.0, 2.0), 0.2)
+    state = sb.build()
+    final, _ = rollout(state)
+    np.testing.assert_array_equal(final.polygon.position[wall], [20.0, 2.0])  # ...and are never moved
+    assert float(final.circle.position[ball - ST.num_polygons, 1]) < 2.0
+
+
 def test_builder_rejects_too_many_shapes_joints_and_thrusters():
     sb = SceneBuilder(StaticConfig(num_polygons=1, num_circles=1, num_joints=1, num_thrusters=0))
     a = sb.add_box((1, 1), (0.5, 0.5))

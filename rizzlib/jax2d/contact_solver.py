@@ -18,7 +18,12 @@ import jax
 import jax.numpy as jnp
 
 from rizzlib.jax2d.contacts import Bodies
-from rizzlib.jax2d.impulses import clamp_friction, effective_mass_inverse, normal_impulse
+from rizzlib.jax2d.impulses import (
+    block_normal_impulse,
+    clamp_friction,
+    effective_mass_inverse,
+    normal_impulse,
+)
 from rizzlib.jax2d.math2d import cross, cross_sv, dot, right_perp, safe_inverse
 from rizzlib.jax2d.pairs import PairSchedule
 from rizzlib.jax2d.types import Manifold, SimParams
@@ -46,16 +51,31 @@ class ContactConstraints(NamedTuple):
     restitution: jnp.ndarray  # (R, S) mixed coefficient
     separation: jnp.ndarray  # (R, S, 2pt) m
     active: jnp.ndarray  # (R, S, 2pt) bool
-    velocity_before: jnp.ndarray  # (R, S, 2pt) normal velocity after gravity, before solving, m/s
+    block_k: jnp.ndarray  # (R, S, 2, 2) normal effective-mass inverse of the two points together, 1/kg
+    block_inverse: jnp.ndarray  # (R, S, 2, 2) its inverse, kg (0 where ill-conditioned)
+    block_ok: jnp.ndarray  # (R, S) bool: both points active and the 2x2 block well conditioned
+    impact_speed: jnp.ndarray  # (R, S, 2pt) approach speed at touch-down, m/s (filled in by step())
+    bounce_speed: jnp.ndarray  # (R, S, 2pt) restitution target: separating speed, m/s (step())
+
+
+#: Box2D 2.4's bound on the condition number of a two-point block (above it, one point is dropped
+#: there; here the two points are then solved one after the other).
+MAX_BLOCK_CONDITION = 1000.0
 
 
 def prepare_contacts(manifold: Manifold, bodies: Bodies, rounds: int) -> ContactConstraints:
-    """Effective masses, lever arms, mixed material constants and pre-step normal velocities."""
+    """Effective masses (per point and as a 2x2 block), lever arms and mixed material constants.
+
+    Each body's lever arm goes to its *own* surface point (the manifold point -+ half the gap along
+    the normal), where the two surfaces meet if the gap closes along the normal: a speculative
+    contact then pushes and rubs at the point of touch-down, not at the midpoint across the gap.
+    """
     ia, ib = manifold.body_a, manifold.body_b
     xa, xb = bodies.position[ia], bodies.position[ib]
-    r_a = manifold.point - xa[:, None, :]
-    r_b = manifold.point - xb[:, None, :]
     n = manifold.normal[:, None, :]
+    half_gap = 0.5 * jnp.where(manifold.active, manifold.separation, 0.0)[..., None] * n
+    r_a = manifold.point - half_gap - xa[:, None, :]
+    r_b = manifold.point + half_gap - xb[:, None, :]
     t = right_perp(n)
     ima, iia = bodies.inverse_mass[ia], bodies.inverse_inertia[ia]
     imb, iib = bodies.inverse_mass[ib], bodies.inverse_inertia[ib]
@@ -63,6 +83,15 @@ def prepare_contacts(manifold: Manifold, bodies: Bodies, rounds: int) -> Contact
     k_n = effective_mass_inverse(e(ima), e(iia), r_a, e(imb), e(iib), r_b, n)
     k_t = effective_mass_inverse(e(ima), e(iia), r_a, e(imb), e(iib), r_b, t)
     fa, fb = bodies.friction[ia], bodies.friction[ib]
+    # the 2x2 block K_ij = m_a^-1 + m_b^-1 + I_a^-1 (r_ai x n)(r_aj x n) + I_b^-1 (r_bi x n)(r_bj x n)
+    ca, cb = cross(r_a, n), cross(r_b, n)  # (M, 2pt)
+    k12 = ima + imb + iia * ca[:, 0] * ca[:, 1] + iib * cb[:, 0] * cb[:, 1]
+    k11, k22 = k_n[:, 0], k_n[:, 1]
+    det = k11 * k22 - k12 * k12
+    ok = manifold.active[:, 0] & manifold.active[:, 1] & (k11 * k11 < MAX_BLOCK_CONDITION * det) & (det > 0.0)
+    inv_det = jnp.where(ok, 1.0 / jnp.where(ok, det, 1.0), 0.0)
+    block_k = jnp.stack([jnp.stack([k11, k12], -1), jnp.stack([k12, k22], -1)], -2)
+    block_inverse = inv_det[:, None, None] * jnp.stack([jnp.stack([k22, -k12], -1), jnp.stack([-k12, k11], -1)], -2)
     cons = ContactConstraints(
         ia=ia,
         ib=ib,
@@ -79,7 +108,11 @@ def prepare_contacts(manifold: Manifold, bodies: Bodies, rounds: int) -> Contact
         restitution=jnp.maximum(bodies.restitution[ia], bodies.restitution[ib]),
         separation=manifold.separation,
         active=manifold.active,
-        velocity_before=jnp.zeros_like(manifold.separation),  # filled in by step()
+        block_k=block_k,
+        block_inverse=block_inverse,
+        block_ok=ok,
+        impact_speed=jnp.zeros_like(manifold.separation),
+        bounce_speed=jnp.zeros_like(manifold.separation),
     )
     return jax.tree.map(lambda x: x.reshape(rounds, -1, *x.shape[1:]), cons)
 
@@ -112,11 +145,15 @@ def solve_target(cons: ContactConstraints, params: SimParams):
     return jnp.where(s > 0.0, -s / params.dt, push)
 
 
-def relax_target(cons: ContactConstraints, v, w, params: SimParams):
+def gap_after_positions(cons: ContactConstraints, v, w, params: SimParams):
+    """(R, S, 2pt) each point's gap after ``x += v dt`` (linearised: s + dt v_n), m."""
+    return cons.separation + params.dt * normal_velocities(cons, v, w)
+
+
+def relax_target(gap_after, params: SimParams):
     """Target for the relax stage: no push-out, but a gap that remains after the position update
-    (linearised: s + dt v_n) may still be closed."""
-    s_now = cons.separation + params.dt * normal_velocities(cons, v, w)
-    return jnp.where(s_now > 0.0, -s_now / params.dt, 0.0)
+    may still be closed (v_n >= -gap/dt) by the points the relax stage solves at all (see step())."""
+    return jnp.where(gap_after > 0.0, -gap_after / params.dt, 0.0)
 
 
 def _solve_slots(friction: bool, slots: int, point_slots: tuple[int, int]):
@@ -153,12 +190,17 @@ def _solve_slots(friction: bool, slots: int, point_slots: tuple[int, int]):
                 acc = jnp.concatenate([acc, acc_in[m:, k]], 0)
             return list(new), acc
 
+        vel_start = vel
         new_n = []
         for k in range(2):
             fn = lambda vn, m, k=k: normal_impulse(vn, c.normal_mass[:m, k], target[:m, k], acc_n[:m, k])  # noqa: E731
             vel, acc = solve_point(k, c.normal, vel, acc_n, fn)
             new_n.append(acc)
-        acc_n = jnp.stack(new_n, -1)
+        acc_seq = jnp.stack(new_n, -1)
+        if point_slots[1] > 0:
+            vel, acc_n = _block_normal(c, point_slots[1], vel_start, vel, target, mask, acc_n, acc_seq)
+        else:
+            acc_n = acc_seq
         if friction:
             tangent = right_perp(c.normal)
             new_t = []
@@ -174,6 +216,28 @@ def _solve_slots(friction: bool, slots: int, point_slots: tuple[int, int]):
         return rows, (acc_n, acc_t)
 
     return solve
+
+
+def _block_normal(c: ContactConstraints, m: int, vel_start, vel_seq, target, mask, acc_n, acc_seq):
+    """Replace the sequential normal update by the 2x2 block solve on the first ``m`` slots where
+    both points are on and the block is well conditioned (:func:`block_normal_impulse`)."""
+    va, wa, vb, wb = (x[:m] for x in vel_start)
+    ra, rb, n = c.r_a[:m], c.r_b[:m], c.normal[:m]
+    dv = vb[:, None] + cross_sv(wb[:, None], rb) - va[:, None] - cross_sv(wa[:, None], ra)
+    acc0 = acc_n[:m]
+    x, found = block_normal_impulse(dot(dv, n[:, None]), target[:m], acc0, c.block_k[:m], c.block_inverse[:m])
+    use = c.block_ok[:m] & mask[:m, 0] & mask[:m, 1] & found
+    p = (x - acc0)[..., None] * n[:, None]  # (m, 2pt, 2)
+    block = (
+        va - c.inv_mass_a[:m, None] * p.sum(1),
+        wa - c.inv_inertia_a[:m] * cross(ra, p).sum(1),
+        vb + c.inv_mass_b[:m, None] * p.sum(1),
+        wb + c.inv_inertia_b[:m] * cross(rb, p).sum(1),
+    )
+    pick = lambda new, old: jnp.where(use.reshape(-1, *([1] * (new.ndim - 1))), new, old[:m])  # noqa: E731
+    vel = [jnp.concatenate([pick(b, s), s[m:]], 0) for b, s in zip(block, vel_seq)]
+    acc = jnp.concatenate([pick(x, acc_seq), acc_seq[m:]], 0)
+    return vel, acc
 
 
 def _solve_round(friction: bool, slots: int, point_slots: tuple[int, int], skip_idle: bool):
@@ -318,3 +382,114 @@ def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, 
     v = v.at[:n].set(rows[:, :2])
     w = w.at[:n].set(rows[:, 2])
     return v, w, acc_n, acc_t
+
+
+
+def colour_pairs(cons: ContactConstraints, count, num_rows: int):
+    """Greedy colouring of the constraint graph (Box2D v3's graph colouring).
+
+    The touching pairs, in schedule order, each take the lowest colour that neither of its moving
+    bodies has yet. Pairs of one colour share no moving body, so a colour can be solved all at once
+    and a sweep stays Gauss-Seidel, colour after colour. Bodies that never move (zero inverse mass
+    and inertia: static and padding bodies) are shared freely, as Box2D does with static bodies.
+    A pair meets at most 2 (N - 2) others through its bodies, so K = 2N - 3 colours always
+    suffice, and a colour holds at most N pairs (each has a moving body of its own): no overflow.
+
+    Args:
+        cons: constraints in compacted order (:func:`compact_active`), shaped (1, M, ...).
+        count: () number of touching pairs (they come first).
+        num_rows: N + 1, the rows of the velocity arrays (bodies and the padding body).
+
+    Returns:
+        (table, num_colours): (K, S) pair index of each colour's slots (M marks an empty slot),
+        with K = max(1, min(M, 2N - 3)) and S = max(1, min(M, N)); and () the colours used.
+    """
+    ia, ib = cons.ia[0], cons.ib[0]
+    m, n = ia.shape[0], num_rows - 1
+    k_max, s_max = max(1, min(m, 2 * n - 3)), max(1, min(m, n))
+    words = -(-k_max // 32)
+    moving_a = (cons.inv_mass_a[0] > 0.0) | (cons.inv_inertia_a[0] > 0.0)
+    moving_b = (cons.inv_mass_b[0] > 0.0) | (cons.inv_inertia_b[0] > 0.0)
+    one = jnp.uint32(1)
+
+    def body(k, carry):
+        used, colour = carry
+        a, b = ia[k], ib[k]
+        taken = jnp.where(moving_a[k], used[a], 0) | jnp.where(moving_b[k], used[b], 0)  # (W,)
+        free = ~taken
+        word = jnp.argmax(free != 0)
+        low = free[word] & (~free[word] + one)  # lowest free colour of that word, as one bit
+        c = 32 * word.astype(jnp.int32) + jax.lax.population_count(low - one).astype(jnp.int32)
+        bit = jnp.zeros((words,), jnp.uint32).at[word].set(low)
+        used = used.at[a].set(jnp.where(moving_a[k], used[a] | bit, used[a]))
+        used = used.at[b].set(jnp.where(moving_b[k], used[b] | bit, used[b]))
+        return used, colour.at[k].set(c)
+
+    used = jnp.zeros((num_rows, words), jnp.uint32)
+    colour = jnp.full((m,), k_max, jnp.int32)
+    _, colour = jax.lax.fori_loop(0, count, body, (used, colour))
+    live = jnp.arange(m) < count
+    colour = jnp.where(live, colour, k_max)
+    onehot = colour[:, None] == jnp.arange(k_max)[None, :]  # (M, K)
+    slot = jnp.where(onehot, jnp.cumsum(onehot, axis=0) - 1, 0).sum(axis=1)  # (M,) rank in its colour
+    table = jnp.full((k_max + 1, s_max + 1), m, jnp.int32)
+    table = table.at[colour, jnp.where(live, slot, s_max)].set(jnp.arange(m, dtype=jnp.int32))
+    num_colours = jnp.where(live, colour + 1, 0).max(initial=0)
+    return table[:k_max, :s_max], num_colours
+
+
+def _coloured_sweep(cons: ContactConstraints, table, num_colours, target, mask, acc_n, acc_t, v, w,
+                    friction: bool, bounded: bool):
+    """The sweep of :func:`solve_contacts_coloured`; ``bounded`` as in :func:`_active_sweep`."""
+    k_max, s_max = table.shape
+    solve = _solve_slots(friction, s_max, (s_max, s_max))
+    pad = lambda x: jnp.concatenate([x[0], jnp.zeros_like(x[0][:1])], 0)  # noqa: E731  (M+1, ...): row M empty
+    fixed = jax.tree.map(pad, (cons, target, mask))
+    cons_p, target_p, mask_p = fixed
+    n_pad = v.shape[0] - 1
+    cons_p = cons_p._replace(ia=cons_p.ia.at[-1].set(n_pad), ib=cons_p.ib.at[-1].set(n_pad))
+    rows = jnp.concatenate([v, w[:, None]], 1)
+
+    def body(c, carry):
+        rows, acc_n, acc_t = carry
+        idx = table[c]  # (S,)
+        cc, tgt, msk = jax.tree.map(lambda x: x[idx], (cons_p, target_p, mask_p))
+        both = jnp.concatenate([cc.ia, cc.ib])
+        new, (an, at) = solve(rows[both], (None, cc, tgt, msk, acc_n[idx], acc_t[idx]))
+        rows = rows.at[both].set(new)  # repeated rows are never-moving bodies: unchanged values
+        return rows, acc_n.at[idx].set(an), acc_t.at[idx].set(at)
+
+    carry = (rows, pad(acc_n), pad(acc_t))
+    if bounded:
+        step = lambda cr, c: (jax.lax.cond(c < num_colours, body, lambda _, x: x, c, cr), None)  # noqa: E731
+        carry = jax.lax.scan(step, carry, jnp.arange(k_max))[0]
+    else:
+        carry = jax.lax.fori_loop(0, num_colours, body, carry)
+    rows, acc_n, acc_t = carry
+    return rows[:, :2], rows[:, 2], acc_n[None, :-1], acc_t[None, :-1]
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(9,))
+def solve_contacts_coloured(cons: ContactConstraints, table, num_colours, target, mask, acc_n, acc_t, v, w,
+                            friction: bool = True):
+    """One Gauss-Seidel sweep, one colour of :func:`colour_pairs` at a time (the ``colours`` layout).
+
+    All pairs of a colour are solved at once; the loop runs as many times as there are colours.
+    Derivatives go through a bounded scan over all K colours (as for the ``active`` layout).
+
+    Args:
+        cons: constraints in compacted order, (1, M, ...).  table, num_colours: from :func:`colour_pairs`.
+        target, mask, acc_n, acc_t: (1, M, 2).  v: (N+1, 2), w: (N+1,).
+
+    Returns:
+        (v, w, acc_n, acc_t).
+    """
+    return _coloured_sweep(cons, table, num_colours, target, mask, acc_n, acc_t, v, w, friction, bounded=False)
+
+
+@solve_contacts_coloured.defjvp
+def _solve_contacts_coloured_jvp(friction, primals, tangents):
+    def f(cons, table, num_colours, target, mask, acc_n, acc_t, v, w):
+        return _coloured_sweep(cons, table, num_colours, target, mask, acc_n, acc_t, v, w, friction, bounded=True)
+
+    return jax.jvp(f, primals, tangents)

@@ -84,3 +84,69 @@ def restitution_velocity(normal_velocity_before, restitution, threshold):
     """
     applies = normal_velocity_before < -threshold
     return jnp.where(applies, -restitution * normal_velocity_before, 0.0), applies
+
+
+def block_normal_impulse(normal_velocity, target_velocity, accumulated, k, k_inverse):
+    """Both normal impulses of a two-point manifold solved together (Box2D 2.4's block solver).
+
+    Finds the accumulated impulses x >= 0 with v_n(x) - target >= 0 and x_i (v_n,i - target_i) = 0,
+    where v_n(x) = v_n + K (x - accumulated), by trying the four cases of the 2-variable linear
+    complementarity problem in Box2D's order: both points push, only the first, only the second,
+    neither. Sequential updates of the two points instead leave a symmetric impact lopsided.
+
+    Args:
+        normal_velocity: (..., 2) current v_n of both points, m/s.
+        target_velocity: (..., 2) m/s.  accumulated: (..., 2) N s (>= 0).
+        k: (..., 2, 2) the block's inverse effective mass, 1/kg.  k_inverse: (..., 2, 2) its inverse.
+
+    Returns:
+        (new_accumulated (..., 2), found (...) bool). Where no case fits (only possible with
+        rounding) ``found`` is False and ``new_accumulated`` equals ``accumulated``.
+    """
+    b = normal_velocity - target_velocity - jnp.einsum("...ij,...j->...i", k, accumulated)
+    k11, k12, k22 = k[..., 0, 0], k[..., 0, 1], k[..., 1, 1]
+    b1, b2 = b[..., 0], b[..., 1]
+    both = -jnp.einsum("...ij,...j->...i", k_inverse, b)
+    ok_both = jnp.all(both >= 0.0, axis=-1)
+    x1 = -b1 / jnp.where(k11 > 0.0, k11, 1.0)
+    ok_first = (x1 >= 0.0) & (k12 * x1 + b2 >= 0.0) & (k11 > 0.0)
+    x2 = -b2 / jnp.where(k22 > 0.0, k22, 1.0)
+    ok_second = (x2 >= 0.0) & (k12 * x2 + b1 >= 0.0) & (k22 > 0.0)
+    ok_none = (b1 >= 0.0) & (b2 >= 0.0)
+    zero = jnp.zeros_like(x1)
+    first = jnp.stack([x1, zero], -1)
+    second = jnp.stack([zero, x2], -1)
+    out = jnp.where(ok_both[..., None], both,
+                    jnp.where(ok_first[..., None], first,
+                              jnp.where(ok_second[..., None], second,
+                                        jnp.where(ok_none[..., None], 0.0, accumulated))))
+    return out, ok_both | ok_first | ok_second | ok_none
+
+
+def bounce_speed(approach_speed, normal_acceleration, gap, restitution, dt):
+    """Separating speed after a bounce that keeps the integrator's energy in the ratio e^2.
+
+    Semi-implicit Euler (v += a dt, then x += v dt) under a constant acceleration a towards the
+    surface conserves the shadow energy E' = v^2/2 + a h + a dt v/2 (v the approach velocity along
+    -n, h the height above the surface) exactly, not v^2/2 + a h. A body that starts the step a
+    ``gap`` h away approaching at ``approach_speed`` w and ends it on the surface has
+    2E' = (w + a dt/2)^2 - (a dt/2)^2 + 2 a h; leaving with the speed u that gives e^2 times that
+    shadow energy, u^2 - a dt u = e^2 2E', makes its next apex e^2 times its drop height to the
+    integrator's accuracy (with a = 0 this is u = e w, the usual rule).
+
+    Args:
+        approach_speed: (...) w = -v_n at the start of the step, m/s (clamped at 0).
+        normal_acceleration: (...) a >= 0, the relative acceleration along -n this step, m/s^2.
+        gap: (...) separation at the start of the step, m (clamped at 0).
+        restitution: (...) e in [0, 1].  dt: () s.
+
+    Returns:
+        (impact_speed, bounce_speed): (...) the continuous approach speed at touch-down
+        sqrt(w^2 + 2 a h), m/s, and the separating speed u, m/s.
+    """
+    w = jnp.maximum(approach_speed, 0.0)
+    h = jnp.maximum(gap, 0.0)
+    half = 0.5 * normal_acceleration * dt
+    twice_shadow = (w + half) ** 2 - half**2 + 2.0 * normal_acceleration * h
+    impact = jnp.sqrt(jnp.maximum(w * w + 2.0 * normal_acceleration * h, 0.0))
+    return impact, half + jnp.sqrt(jnp.maximum(half**2 + restitution**2 * twice_shadow, 0.0))

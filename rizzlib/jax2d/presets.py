@@ -34,6 +34,7 @@ class Jax2DNotebookConfig:
         incline_seconds: simulated time of each friction-on-an-incline run, s (the notebook's slope
             is long enough for 2 s at 45 degrees).
         incline_angles: slope angles tried, degrees.
+        restitution_heights: drop heights (5 cm to 3 m) of the restitution sweep, ours and jax2d.
     """
 
     rollout_steps: int = 300
@@ -51,6 +52,7 @@ class Jax2DNotebookConfig:
     stack_height: int = 5
     incline_seconds: float = 2.0
     incline_angles: tuple[float, ...] = (15.0, 20.0, 40.0, 45.0)
+    restitution_heights: int = 24
 
     def __post_init__(self):
         check_int_range("rollout_steps", self.rollout_steps, 10, 100_000)
@@ -74,6 +76,7 @@ class Jax2DNotebookConfig:
         check_range("incline_seconds", self.incline_seconds, 0.1, 2.0)
         for a in self.incline_angles:
             check_range("incline_angles[i]", a, 0.0, 45.0)
+        check_int_range("restitution_heights", self.restitution_heights, 2, 4096)
 
 
 PRESETS: Presets[Jax2DNotebookConfig] = Presets(
@@ -93,6 +96,7 @@ PRESETS: Presets[Jax2DNotebookConfig] = Presets(
         stack_height=3,
         incline_seconds=1.0,
         incline_angles=(15.0, 45.0),
+        restitution_heights=4,
     ),
     cpu=Jax2DNotebookConfig(),
     gpu=Jax2DNotebookConfig(
@@ -110,6 +114,7 @@ PRESETS: Presets[Jax2DNotebookConfig] = Presets(
         stack_height=8,
         incline_seconds=2.0,
         incline_angles=(10.0, 15.0, 20.0, 25.0, 37.0, 40.0, 43.0, 45.0),
+        restitution_heights=64,
     ),
 )
 

@@ -16,6 +16,8 @@ slots and thruster slots.
 
 from __future__ import annotations
 
+import copy
+import functools
 import math
 
 import jax.numpy as jnp
@@ -24,7 +26,7 @@ import numpy as np
 from rizzlib.core.validate import check_choice, check_finite, check_range, check_shape
 from rizzlib.jax2d.contacts import empty_manifold
 from rizzlib.jax2d.mass import circle_mass, polygon_area, polygon_mass
-from rizzlib.jax2d.types import CollisionMode, Joint, RigidBody, SimState, StaticConfig, Thruster
+from rizzlib.jax2d.types import CollisionMode, Joint, RigidBody, SimParams, SimState, StaticConfig, Thruster
 
 DEFAULT_FRICTION = 0.6
 DEFAULT_GRAVITY = (0.0, -9.81)
@@ -115,6 +117,33 @@ def empty_state(static: StaticConfig, gravity=DEFAULT_GRAVITY) -> SimState:
     return state.replace(collision_matrix=compute_collision_matrix(state))
 
 
+def _num(name: str, value, low=None, high=None, *, low_inclusive: bool = True) -> float:
+    """A finite number in [low, high] (or a ValueError naming ``name`` and the range)."""
+    check_range(name, value, low, high, low_inclusive=low_inclusive)
+    if not math.isfinite(float(value)):
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must be a finite number in [{lo}, {hi}]; got {value!r}")
+    return float(value)
+
+
+def _atomic(method):
+    """Run a builder method on a copy of its tables: if it raises, the builder is left exactly as
+    it was (no half-added shape, joint or border)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = copy.deepcopy(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    return wrapper
+
+
 def _vec2(name: str, value) -> np.ndarray:
     a = np.asarray(value, dtype=np.float64)
     check_shape(name, a, (2,))
@@ -159,13 +188,26 @@ def validate_polygon(vertices, max_vertices: int, name: str = "vertices") -> np.
 class SceneBuilder:
     """Add shapes, joints and thrusters by world position, then :meth:`build` a :class:`SimState`.
 
+    Every number is validated (finite, in range; the error names the argument), and a call that
+    raises leaves the builder exactly as it was. Initial values a step would clip are rejected
+    rather than clipped: a dynamic body must start within ``params.clip_position`` (per axis),
+    ``params.clip_velocity`` and ``params.clip_angular_velocity``; pass ``params`` with a clip set
+    to ``inf`` to opt out. Static bodies may be placed anywhere (steps never move them).
+
     Args:
         static: the slot counts; adding more shapes than they allow raises ValueError.
         gravity: (2,) m/s^2.
+        params: the :class:`SimParams` the scene will run with (default ``SimParams()``), for the
+            clip limits above.
     """
 
-    def __init__(self, static: StaticConfig | None = None, gravity=DEFAULT_GRAVITY):
+    def __init__(self, static: StaticConfig | None = None, gravity=DEFAULT_GRAVITY, params: SimParams | None = None):
+        if static is not None and not isinstance(static, StaticConfig):
+            raise ValueError(f"static must be a StaticConfig; got {type(static).__name__}")
+        if params is not None and not isinstance(params, SimParams):
+            raise ValueError(f"params must be a SimParams; got {type(params).__name__}")
         self.static = StaticConfig() if static is None else static
+        self.params = SimParams() if params is None else params
         self.gravity = _vec2("gravity", gravity)
         v = self.static.max_polygon_vertices
         self._poly = _empty_bodies(self.static.num_polygons, v)
@@ -175,21 +217,46 @@ class SceneBuilder:
         self.num_polygons = self.num_circles = self.num_joints = self.num_thrusters = 0
 
     # ------------------------------------------------------------------ shapes
-    def _body_common(self, position, rotation, density, friction, restitution, velocity, angular_velocity, collision_mode):
+    def _body_common(self, position, rotation, density, friction, restitution, velocity, angular_velocity,
+                     collision_mode, static):
         position = _vec2("position", position)
-        check_range("rotation", rotation)
-        check_range("density", density, 0.0, None, low_inclusive=False)
-        check_range("friction", friction, 0.0, None)
-        check_range("restitution", restitution, 0.0, 1.0)
+        _num("rotation", rotation)
+        _num("density", density, 0.0, None, low_inclusive=False)
+        _num("friction", friction, 0.0, None)
+        _num("restitution", restitution, 0.0, 1.0)
         velocity = _vec2("velocity", velocity)
-        check_range("angular_velocity", angular_velocity)
-        check_choice("collision_mode", int(collision_mode), [int(m) for m in CollisionMode])
+        _num("angular_velocity", angular_velocity)
+        if not isinstance(static, (bool, np.bool_, int, np.integer)) or static not in (True, False):
+            raise ValueError(f"static must be True or False; got {static!r}")
+        try:
+            mode = int(collision_mode)
+        except (TypeError, ValueError):
+            raise ValueError(f"collision_mode must be one of {[int(m) for m in CollisionMode]}; got {collision_mode!r}") from None
+        if mode != collision_mode:
+            raise ValueError(f"collision_mode must be an integer; got {collision_mode!r}")
+        check_choice("collision_mode", mode, [int(m) for m in CollisionMode])
+        if not static:
+            self._check_clips(position, velocity, angular_velocity)
         return position, velocity
+
+    def _check_clips(self, position, velocity, angular_velocity):
+        p = self.params
+        hint = "a step would clip it; move it, or pass params=SimParams({}=inf) to opt out"
+        if np.abs(position).max() > float(p.clip_position):
+            raise ValueError(f"position must be within clip_position={float(p.clip_position):g} m per axis "
+                             f"for a dynamic body; got {position.tolist()} ({hint.format('clip_position')})")
+        if np.abs(velocity).max() > float(p.clip_velocity):
+            raise ValueError(f"velocity must be within clip_velocity={float(p.clip_velocity):g} m/s per axis; "
+                             f"got {velocity.tolist()} ({hint.format('clip_velocity')})")
+        if abs(float(angular_velocity)) > float(p.clip_angular_velocity):
+            raise ValueError(f"angular_velocity must be within clip_angular_velocity="
+                             f"{float(p.clip_angular_velocity):g} rad/s; got {angular_velocity!r} "
+                             f"({hint.format('clip_angular_velocity')})")
 
     def _set_body(self, table, slot, position, rotation, mass, inertia, density, friction, restitution,
                   static, velocity, angular_velocity, collision_mode):
         if mass <= 0 or inertia <= 0 or not np.isfinite(mass) or not np.isfinite(inertia):
-            raise ValueError(f"density gives a non-positive mass ({mass:.3g} kg) or inertia ({inertia:.3g})")
+            raise ValueError(f"density gives a non-positive or non-finite mass ({mass:.3g} kg) or inertia ({inertia:.3g})")
         table["position"][slot] = position
         table["rotation"][slot] = rotation
         table["velocity"][slot] = 0.0 if static else velocity
@@ -202,6 +269,7 @@ class SceneBuilder:
         table["collision_mode"][slot] = int(collision_mode)
         table["active"][slot] = True
 
+    @_atomic
     def add_polygon(self, vertices, position=(0.0, 0.0), rotation=0.0, *, density=1.0,
                     friction=DEFAULT_FRICTION, restitution=0.0, static=False, velocity=(0.0, 0.0),
                     angular_velocity=0.0, collision_mode=CollisionMode.NORMAL) -> int:
@@ -219,21 +287,24 @@ class SceneBuilder:
             raise ValueError(
                 f"num_polygons={self.static.num_polygons} slots are full; raise StaticConfig.num_polygons"
             )
-        position, velocity = self._body_common(position, rotation, density, friction, restitution,
-                                               velocity, angular_velocity, collision_mode)
+        _vec2("position", position)
+        _num("rotation", rotation)
         v = validate_polygon(vertices, self.static.max_polygon_vertices)
-        mass, inertia, centroid = polygon_mass(v, density)
+        mass, inertia, centroid = polygon_mass(v, _num("density", density, 0.0, None, low_inclusive=False))
+        world_centroid = np.asarray(position, np.float64) + _rot(float(rotation)) @ centroid
+        world_centroid, velocity = self._body_common(world_centroid, rotation, density, friction, restitution,
+                                                     velocity, angular_velocity, collision_mode, static)
         slot = self.num_polygons
         local = np.repeat((v - centroid)[:1], self.static.max_polygon_vertices, axis=0)
         local[: len(v)] = v - centroid
         self._poly["vertices"][slot] = local
         self._poly["n_vertices"][slot] = len(v)
-        world_centroid = position + _rot(rotation) @ centroid
         self._set_body(self._poly, slot, world_centroid, rotation, mass, inertia, density, friction,
                        restitution, static, velocity, angular_velocity, collision_mode)
         self.num_polygons += 1
         return slot
 
+    @_atomic
     def add_box(self, position, size, rotation=0.0, **kwargs) -> int:
         """Add a rectangle of ``size`` (width, height) m centred at ``position``; see :meth:`add_polygon`."""
         size = _vec2("size", size)
@@ -242,6 +313,7 @@ class SceneBuilder:
         w, h = size / 2
         return self.add_polygon([(-w, -h), (w, -h), (w, h), (-w, h)], position, rotation, **kwargs)
 
+    @_atomic
     def add_circle(self, position, radius, *, density=1.0, friction=DEFAULT_FRICTION, restitution=0.0,
                    static=False, velocity=(0.0, 0.0), angular_velocity=0.0, rotation=0.0,
                    collision_mode=CollisionMode.NORMAL) -> int:
@@ -250,9 +322,9 @@ class SceneBuilder:
             raise ValueError(
                 f"num_circles={self.static.num_circles} slots are full; raise StaticConfig.num_circles"
             )
-        check_range("radius", radius, 0.0, None, low_inclusive=False)
+        radius = _num("radius", radius, 0.0, None, low_inclusive=False)
         position, velocity = self._body_common(position, rotation, density, friction, restitution,
-                                               velocity, angular_velocity, collision_mode)
+                                               velocity, angular_velocity, collision_mode, static)
         mass, inertia = circle_mass(radius, density)
         slot = self.num_circles
         self._circ["radius"][slot] = radius
@@ -261,14 +333,21 @@ class SceneBuilder:
         self.num_circles += 1
         return self.static.num_polygons + slot
 
+    @_atomic
     def add_borders(self, width=5.0, height=5.0, thickness=0.5, *, floor=True, walls=True, ceiling=True,
                     friction=DEFAULT_FRICTION, restitution=0.0) -> list[int]:
         """Static boxes just outside [0, width] x [0, height]: floor top at y=0, walls at x=0 and
         x=width, ceiling bottom at y=height. Returns their body indices (floor, left, right, ceiling)."""
-        check_range("width", width, 0.0, None, low_inclusive=False)
-        check_range("height", height, 0.0, None, low_inclusive=False)
-        check_range("thickness", thickness, 0.0, None, low_inclusive=False)
-        t, w, h = thickness, width, height
+        w = _num("width", width, 0.0, None, low_inclusive=False)
+        h = _num("height", height, 0.0, None, low_inclusive=False)
+        t = _num("thickness", thickness, 0.0, None, low_inclusive=False)
+        _num("friction", friction, 0.0, None)
+        _num("restitution", restitution, 0.0, 1.0)
+        need = sum(int(bool(x)) for x in (floor, walls, walls, ceiling))
+        if self.num_polygons + need > self.static.num_polygons:
+            raise ValueError(f"add_borders needs {need} polygon slots but only "
+                             f"{self.static.num_polygons - self.num_polygons} of num_polygons="
+                             f"{self.static.num_polygons} are free; raise StaticConfig.num_polygons")
         kw = dict(static=True, friction=friction, restitution=restitution, collision_mode=CollisionMode.EVERYTHING)
         out = []
         if floor:
@@ -280,9 +359,13 @@ class SceneBuilder:
             out.append(self.add_box((w / 2, h + t / 2), (w + 2 * t, t), **kw))
         return out
 
+    @_atomic
     def add_floor(self, y=0.0, x_min=-5.0, x_max=10.0, thickness=0.5, **kwargs) -> int:
         """A static slab whose top surface is at height ``y`` from ``x_min`` to ``x_max``."""
-        check_range("x_max", x_max, x_min, None, low_inclusive=False)
+        y = _num("y", y)
+        x_min = _num("x_min", x_min)
+        x_max = _num("x_max", x_max, x_min, None, low_inclusive=False)
+        thickness = _num("thickness", thickness, 0.0, None, low_inclusive=False)
         kwargs.setdefault("collision_mode", CollisionMode.EVERYTHING)
         return self.add_box(((x_min + x_max) / 2, y - thickness / 2), (x_max - x_min, thickness), static=True, **kwargs)
 
@@ -310,8 +393,13 @@ class SceneBuilder:
         if a == b:
             raise ValueError(f"a and b must be different bodies; got a=b={a}")
         anchor = (pa + pb) / 2 if anchor is None else _vec2("anchor", anchor)
-        check_range("motor_speed", motor_speed)
-        check_range("motor_power", motor_power, 0.0, None)
+        _num("motor_speed", motor_speed)
+        _num("motor_power", motor_power, 0.0, None)
+        if limits is not None:
+            if np.shape(limits) != (2,):
+                raise ValueError(f"limits must be a pair (min, max) in rad; got {limits!r}")
+            lo = _num("limits[0]", limits[0], -2 * math.pi, 2 * math.pi)
+            hi = _num("limits[1]", limits[1], lo, 2 * math.pi)
         k = self.num_joints
         j = self._joint
         j["a_index"][k], j["b_index"][k] = a, b
@@ -324,14 +412,12 @@ class SceneBuilder:
         j["motor_speed"][k] = motor_speed
         j["motor_power"][k] = motor_power
         if limits is not None:
-            lo, hi = limits
-            check_range("limits[0]", lo, -2 * math.pi, 2 * math.pi)
-            check_range("limits[1]", hi, lo, 2 * math.pi)
             j["motor_has_joint_limits"][k] = True
             j["min_rotation"][k], j["max_rotation"][k] = lo, hi
         self.num_joints += 1
         return k
 
+    @_atomic
     def add_revolute_joint(self, a, b, anchor, *, motor=False, motor_speed=1.0, motor_power=1.0, limits=None) -> int:
         """Pin bodies ``a`` and ``b`` together at the world point ``anchor`` (2,) m; returns the joint slot.
 
@@ -343,10 +429,12 @@ class SceneBuilder:
         """
         return self._add_joint(a, b, anchor, False, motor, motor_speed, motor_power, limits)
 
+    @_atomic
     def add_fixed_joint(self, a, b, anchor=None) -> int:
         """Weld ``a`` and ``b`` (relative position and angle kept); anchor defaults to the midpoint."""
         return self._add_joint(a, b, anchor, True, False, 0.0, 0.0, None)
 
+    @_atomic
     def add_thruster(self, body, position, rotation=0.0, power=1.0) -> int:
         """Mount a thruster on ``body`` at world ``position`` (2,) m, pushing along the world angle
         ``rotation`` rad (it turns with the body afterwards); force = power * base_thruster_power N."""
@@ -356,8 +444,8 @@ class SceneBuilder:
             )
         pb, rb = self._body("body", body)
         position = _vec2("position", position)
-        check_range("rotation", rotation)
-        check_range("power", power, 0.0, None)
+        _num("rotation", rotation)
+        _num("power", power, 0.0, None)
         k = self.num_thrusters
         self._thr["object_index"][k] = body
         self._thr["relative_position"][k] = _rot(rb).T @ (position - pb)

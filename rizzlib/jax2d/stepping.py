@@ -4,15 +4,17 @@ Stage order (Box2D v3's single-substep "soft step", with rigid constraints and B
 
 1. COLLIDE: manifolds for all candidate pairs; warm-start impulses carried over.
 2. PREPARE: contact and joint constants.
-3. INTEGRATE VELOCITIES: gravity on dynamic bodies, thruster impulses; record the normal
-   velocities of the contact points (the approach speeds restitution reflects).
+3. INTEGRATE VELOCITIES: gravity on dynamic bodies, thruster impulses; from the contact points'
+   normal velocities before and after, the speed each would bounce back with (``bounce_speed``).
 4. WARM START: apply last step's accumulated contact and joint impulses.
 5. SOLVE: ``num_solver_iterations`` sweeps, each joints then contacts, with position bias.
 6. INTEGRATE POSITIONS: x += v dt, theta += omega dt with the biased velocities; then
    ``num_position_iterations`` passes that project joint anchors back together.
-7. RELAX: ``num_relax_iterations`` sweeps without bias, so the push-out velocity that corrected
-   positions is removed again instead of becoming kinetic energy.
-8. RESTITUTION: one pass setting v_n = -e v_n(before) on impacts faster than the threshold.
+7. RELAX: ``num_relax_iterations`` sweeps without bias over the points touching after the position
+   update, so the push-out velocity that corrected positions is removed again instead of
+   becoming kinetic energy.
+8. RESTITUTION: one pass over the points that touch at the end of the step, pushed this step and
+   hit faster than the threshold, aiming at their bounce speed (two-point manifolds as one block).
 9. STORE: clip, write bodies and impulses back.
 """
 
@@ -22,18 +24,21 @@ import jax
 import jax.numpy as jnp
 
 from rizzlib.jax2d.contact_solver import (
+    colour_pairs,
     compact_active,
+    gap_after_positions,
     normal_velocities,
     prepare_contacts,
     relax_target,
     restore_order,
     solve_contacts,
     solve_contacts_active,
+    solve_contacts_coloured,
     solve_target,
     warm_start_contacts,
 )
 from rizzlib.jax2d.contacts import Bodies, detect_contacts, stack_bodies
-from rizzlib.jax2d.impulses import restitution_velocity
+from rizzlib.jax2d.impulses import bounce_speed
 from rizzlib.jax2d.joint_solver import (
     correct_joint_positions,
     masked_impulses,
@@ -61,23 +66,14 @@ def apply_thrusters(state: SimState, bodies: Bodies, actions, params: SimParams,
     return v, w
 
 
-def impact_velocity(cons, bodies: Bodies, v, w, params: SimParams):
-    """(R, S, 2pt) the approach velocity that restitution reflects (negative = approaching).
-
-    Semi-implicit Euler under a constant acceleration a conserves E' = v^2/2 + a h - a dt v / 2,
-    not the true energy, so reflecting the speed at the start of the step (v_0) loses a dt |v| of
-    height per bounce and reflecting the speed after gravity gains some. We reflect the speed that
-    keeps E' unchanged for a body that starts the step a gap s away and ends it on the surface:
-    u = a dt/2 + sqrt((|v_0| + a dt/2)^2 + 2 a s), with a the normal acceleration of this step.
-    """
+def bounce_targets(cons, bodies: Bodies, v, w, params: SimParams):
+    """(impact_speed, bounce_speed), each (R, S, 2pt) m/s, from the normal velocities at the start of
+    the step and after gravity and thrusters (their difference is this step's normal acceleration);
+    see :func:`~rizzlib.jax2d.impulses.bounce_speed`."""
     vn0 = normal_velocities(cons, bodies.velocity, bodies.angular_velocity)
     vn1 = normal_velocities(cons, v, w)
     accel = jnp.maximum(vn0 - vn1, 0.0) / params.dt
-    half = 0.5 * accel * params.dt
-    gap = jnp.maximum(cons.separation, 0.0)
-    sq = (jnp.maximum(-vn0, 0.0) + half) ** 2 + 2.0 * accel * gap
-    speed = half + jnp.sqrt(jnp.maximum(sq, 1e-12))
-    return jnp.where(vn1 < 0.0, -speed, vn1)
+    return bounce_speed(-vn0, accel, cons.separation, cons.restitution[..., None], params.dt)
 
 
 def _unstack(state: SimState, static: StaticConfig, position, rotation, velocity, angular_velocity):
@@ -113,7 +109,8 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
     has_contacts = rounds > 0
     has_joints = nj > 0
     skip = static.skip_idle_rounds
-    compact = static.solver_layout == "active"
+    compact = static.solver_layout in ("active", "colours")
+    coloured = static.solver_layout == "colours"
 
     # COLLIDE and PREPARE
     bodies = stack_bodies(state)
@@ -126,6 +123,8 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
         acc_t = manifold.tangent_impulse.reshape(shape)
         if compact:
             cons, acc_n, acc_t, order, count = compact_active(cons, acc_n, acc_t)
+        if coloured:
+            table, num_colours = colour_pairs(cons, count, static.num_bodies + 1)
         if not static.do_warm_starting:
             acc_n, acc_t = jnp.zeros_like(acc_n), jnp.zeros_like(acc_t)
     if has_joints:
@@ -141,7 +140,8 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
         v, w = apply_thrusters(state, bodies, actions[nj:], params, v, w)
 
     if has_contacts:
-        cons = cons._replace(velocity_before=impact_velocity(cons, bodies, v, w, params))
+        impact, bounce = bounce_targets(cons, bodies, v, w, params)
+        cons = cons._replace(impact_speed=impact, bounce_speed=bounce)
 
     # WARM START
     if static.do_warm_starting:
@@ -151,28 +151,31 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
             v, w = warm_start_joints(jc, jimp, v, w)
 
     def contact_sweep(target, mask, acc_n, acc_t, v, w, friction=True):
+        if coloured:
+            return solve_contacts_coloured(cons, table, num_colours, target, mask, acc_n, acc_t, v, w, friction)
         if compact:
             return solve_contacts_active(cons, count, target, mask, acc_n, acc_t, v, w, friction)
         return solve_contacts(cons, sched, target, mask, acc_n, acc_t, v, w, friction=friction, skip_idle=skip,
                               index_rounds=static.index_rounds)
 
-    def sweep(carry, use_bias, target):
+    def sweep(carry, use_bias, target, mask):
         v, w, acc_n, acc_t, jimp = carry
         if has_joints:
             v, w, jimp = solve_joints(jc, jimp, v, w, params, use_bias)
         if has_contacts:
-            v, w, acc_n, acc_t = contact_sweep(target, cons.active, acc_n, acc_t, v, w)
+            v, w, acc_n, acc_t = contact_sweep(target, mask, acc_n, acc_t, v, w)
         return v, w, acc_n, acc_t, jimp
 
     if not has_contacts:
-        acc_n = acc_t = target = jnp.zeros((0,))
+        acc_n = acc_t = target = mask = jnp.zeros((0,))
     if not has_joints:
         jimp = jnp.zeros((0,))
     carry = (v, w, acc_n, acc_t, jimp)
 
     # SOLVE
-    target = solve_target(cons, params) if has_contacts else None
-    carry = jax.lax.fori_loop(0, static.num_solver_iterations, lambda _, c: sweep(c, True, target), carry)
+    if has_contacts:
+        target, mask = solve_target(cons, params), cons.active
+    carry = jax.lax.fori_loop(0, static.num_solver_iterations, lambda _, c: sweep(c, True, target, mask), carry)
 
     # INTEGRATE POSITIONS (with the biased velocities)
     v, w = carry[0], carry[1]
@@ -185,27 +188,38 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
             state.joint, jc, position, rotation, static.num_position_iterations
         )
 
+    if has_contacts:
+        # touching after the position update: overlapping, or closed by this step's solve. A gap
+        # the solve did not close (a speculative pair still approaching) is left to the next step:
+        # acting on it here would stop a body in mid-air and let restitution bounce it there.
+        gap = gap_after_positions(cons, v, w, params)
+        touching = cons.active & ((carry[2] > 0.0) | (gap <= 0.0))
+
     # RELAX
     if static.num_relax_iterations > 0:
-        target = relax_target(cons, v, w, params) if has_contacts else None
+        if has_contacts:
+            target, mask = relax_target(gap, params), touching
         if static.num_relax_iterations == 1:
-            carry = sweep(carry, False, target)
+            carry = sweep(carry, False, target, mask)
         else:
-            carry = jax.lax.fori_loop(0, static.num_relax_iterations, lambda _, c: sweep(c, False, target), carry)
+            carry = jax.lax.fori_loop(0, static.num_relax_iterations, lambda _, c: sweep(c, False, target, mask), carry)
     v, w, acc_n, acc_t, jimp = carry
 
-    # RESTITUTION
+    # RESTITUTION: only where the surfaces meet at the end of the step (within the slop), with a
+    # push in this step, and an impact faster than the threshold
     if has_contacts:
-        target, applies = restitution_velocity(cons.velocity_before, cons.restitution[..., None], params.restitution_threshold)
-        mask = cons.active & applies & (acc_n > 0.0) & (cons.restitution[..., None] > 0.0)
-        v, w, acc_n, acc_t = contact_sweep(target, mask, acc_n, acc_t, v, w, friction=False)
+        e = cons.restitution[..., None]
+        mask = (touching & (acc_n > 0.0) & (gap <= params.slop) & (e > 0.0)
+                & (cons.impact_speed > params.restitution_threshold))
+        v, w, acc_n, acc_t = contact_sweep(cons.bounce_speed, mask, acc_n, acc_t, v, w, friction=False)
         if compact:
             acc_n, acc_t = restore_order(acc_n, order), restore_order(acc_t, order)
 
     # STORE
     v = jnp.clip(v, -params.clip_velocity, params.clip_velocity)
     w = jnp.clip(w, -params.clip_angular_velocity, params.clip_angular_velocity)
-    position = jnp.clip(position, -params.clip_position, params.clip_position)
+    # static bodies are never moved (a user may place them anywhere)
+    position = jnp.where(dynamic[:, None], jnp.clip(position, -params.clip_position, params.clip_position), position)
     polygon, circle = _unstack(state, static, position, rotation, v, w)
     new = state.replace(polygon=polygon, circle=circle)
     if has_contacts:

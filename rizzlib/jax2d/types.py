@@ -17,9 +17,10 @@ import dataclasses
 import enum
 
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
-from rizzlib.core.validate import check_choice, check_int_range
+from rizzlib.core.validate import check_choice, check_finite, check_int_range, check_range
 
 
 class CollisionMode(enum.IntEnum):
@@ -57,6 +58,13 @@ class StaticConfig:
             which autodiff cannot transpose, so derivatives (``jax.grad``, ``jax.jvp``) go through
             a custom JVP that scans all pairs instead: same numbers, rounds-like cost, only when
             differentiating.
+            ``"colours"``: Box2D v3's graph colouring (:func:`~rizzlib.jax2d.contact_solver.colour_pairs`):
+            each step the touching pairs are coloured so that no moving body appears twice in a
+            colour, and a sweep solves one colour at a time, all its pairs at once: as many loop
+            steps as colours (a handful) instead of touching pairs. Still Gauss-Seidel, in colour
+            order rather than schedule order, so its numbers differ from the other two by the
+            order of the updates. Not the default yet: its speed against ``"active"`` is still to
+            be measured on an unloaded machine (``benchmarks/engine.py --layout colours``).
         skip_idle_rounds: ``"rounds"`` only: skip rounds without an active contact (``lax.cond``).
             Faster for a single unbatched scene; under ``vmap`` the cond runs both branches.
         index_rounds: ``"rounds"`` only: index each round's data in place instead of scanning over
@@ -86,7 +94,7 @@ class StaticConfig:
         check_int_range("num_solver_iterations", self.num_solver_iterations, 1, 1000)
         check_int_range("num_relax_iterations", self.num_relax_iterations, 0, 1000)
         check_int_range("num_position_iterations", self.num_position_iterations, 0, 1000)
-        check_choice("solver_layout", self.solver_layout, ("rounds", "active"))
+        check_choice("solver_layout", self.solver_layout, ("rounds", "active", "colours"))
 
     @property
     def num_bodies(self) -> int:
@@ -121,10 +129,17 @@ class SimParams:
         baumgarte: fraction of the remaining penetration removed per step (non-dimensional).
         max_push_velocity: cap on the position-correction velocity, m/s.
         speculative_distance: contacts within this gap are kept (no impulse unless closing), m.
-        restitution_threshold: restitution acts only above this approach speed, m/s.
+        restitution_threshold: restitution acts only on impacts faster than this, m/s. Box2D uses
+            1 m/s; 0.5 here so that a 5 cm drop (impact at 0.99 m/s) still bounces, while a body
+            resting on the ground (which approaches it at g dt = 0.16 m/s every step) does not.
         joint_baumgarte: fraction of joint anchor drift / angle error removed per step.
-        clip_position: |x|, |y| limit, m. clip_velocity: |v| limit per axis, m/s.
-        clip_angular_velocity: |omega| limit, rad/s.
+        clip_position: |x|, |y| limit of dynamic bodies, m (static bodies are never moved).
+        clip_velocity: |v| limit per axis, m/s.  clip_angular_velocity: |omega| limit, rad/s.
+            The clips guard a running simulation; ``inf`` switches one off. A scene whose initial
+            values exceed them is rejected by :class:`~rizzlib.jax2d.SceneBuilder`, not clipped.
+
+    Every number is checked on construction (finite, in range; the clips may be ``inf``) and a
+    ValueError names the field; values inside ``jit`` / ``vmap`` are not checked.
         base_motor_speed: a motor with ``motor_speed`` 1 and action 1 targets this relative speed, rad/s.
         base_motor_power: a motor with ``motor_power`` 1 can change the relative angular speed by at
             most this many rad/s per second (its torque scales with the joint's axial mass).
@@ -136,7 +151,7 @@ class SimParams:
     baumgarte: float = 0.2
     max_push_velocity: float = 3.0
     speculative_distance: float = 0.02
-    restitution_threshold: float = 1.0
+    restitution_threshold: float = 0.5
     joint_baumgarte: float = 0.2
     clip_position: float = 15.0
     clip_velocity: float = 100.0
@@ -144,6 +159,36 @@ class SimParams:
     base_motor_speed: float = 6.0
     base_motor_power: float = 900.0
     base_thruster_power: float = 10.0
+
+    def __post_init__(self):
+        # Python and numpy numbers are checked; arrays and tracers (under jit / vmap) are not.
+        for name, (low, high, low_inclusive) in _PARAM_RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                continue
+            check_range(name, value, low, high, low_inclusive=low_inclusive)
+            if name not in _MAY_BE_INFINITE:
+                check_finite(name, value)
+
+
+#: allowed range of every SimParams field: (low, high, low inclusive)
+_PARAM_RANGES = {
+    "dt": (0.0, 1.0, False),
+    "slop": (0.0, None, True),
+    "baumgarte": (0.0, 1.0, True),
+    "max_push_velocity": (0.0, None, True),
+    "speculative_distance": (0.0, None, True),
+    "restitution_threshold": (0.0, None, True),
+    "joint_baumgarte": (0.0, 1.0, True),
+    "clip_position": (0.0, None, False),
+    "clip_velocity": (0.0, None, False),
+    "clip_angular_velocity": (0.0, None, False),
+    "base_motor_speed": (0.0, None, True),
+    "base_motor_power": (0.0, None, True),
+    "base_thruster_power": (0.0, None, True),
+}
+#: the clips may be switched off with inf
+_MAY_BE_INFINITE = ("clip_position", "clip_velocity", "clip_angular_velocity")
 
 
 @struct.dataclass
