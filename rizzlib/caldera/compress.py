@@ -105,6 +105,8 @@ class LayerReport:
     bits: float
     seconds: float
     error: float
+    bits_before_ft: float
+    """Bits before LoRA: the ft directions still equal their quantized values, stored as codes."""
 
 
 def compress_model(
@@ -144,6 +146,7 @@ def compress_model(
             new = CalderaLinear.from_result(res, None if lin.bias is None else lin.bias.detach())
             err = res.best_error
             b = BitBudget(cfg.q_bits, cfg.rank, cfg.lr_bits, cfg.lr_bits, cfg.ft_rank, 16, 1, 4)
+            b0 = dataclasses.replace(b, ft_rank=0)
         else:
             cb = ScalarGrid(bits)
             w_hat = _row_scaled(w, method, h, cb)
@@ -154,16 +157,20 @@ def compress_model(
                     new.bias.copy_(lin.bias)
             e = (w - w_hat).double()
             err = float(torch.einsum("ij,jk,ik->", e, h, e) / torch.einsum("ij,jk,ik->", w.double(), h, w.double())) ** 0.5
-            b = BitBudget(bits, 0, scalars=0)
-        bits_total = matrix_bits(m, n, b) + (16 * m if method != "caldera" else 0)  # fp16 row scales
+            b = b0 = BitBudget(bits, 0, scalars=0)
+        extra = 16 * m if method != "caldera" else 0  # fp16 row scales
+        bits_total, bits0 = matrix_bits(m, n, b) + extra, matrix_bits(m, n, b0) + extra
         _set_child(decoder_blocks(model)[bi], name, new)
-        reports.append(LayerReport(key, (m, n), bits_total / (m * n), time.perf_counter() - t0, err))
+        reports.append(LayerReport(key, (m, n), bits_total / (m * n), time.perf_counter() - t0, err, bits0 / (m * n)))
     return reports
 
 
-def average_bits_of(reports: list[LayerReport]) -> float:
-    """Exact bits per parameter over the compressed layers."""
-    return sum(r.bits * r.shape[0] * r.shape[1] for r in reports) / sum(r.shape[0] * r.shape[1] for r in reports)
+def average_bits_of(reports: list[LayerReport], before_ft: bool = False) -> float:
+    """Exact bits per parameter over the compressed layers (``before_ft``: LoRA directions still at
+    their quantized bit width, as stored before fine-tuning)."""
+    return sum((r.bits_before_ft if before_ft else r.bits) * r.shape[0] * r.shape[1] for r in reports) / sum(
+        r.shape[0] * r.shape[1] for r in reports
+    )
 
 
 def save_compressed(model: nn.Module, path: str | Path) -> None:

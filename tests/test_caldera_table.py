@@ -1,0 +1,42 @@
+"""Verdict sentences follow the numbers; bits before and after LoRA."""
+
+import torch
+
+from rizzlib.caldera.compress import average_bits_of, collect_hessians, compress_model
+from rizzlib.caldera.decompose import CalderaConfig
+from rizzlib.caldera.lm import LMConfig, build_lm
+from rizzlib.caldera.table import PAPER_LLAMA2_7B, verdicts
+
+
+def rows(k16_ppl, lora_ppl):
+    return [
+        {"method": "fp32", "ppl": 5.0, "bits": 32.0},
+        {"method": "RTN 2-bit", "ppl": 8.0, "bits": 2.1},
+        {"method": "GPTQ 2-bit", "ppl": 7.0, "bits": 2.1},
+        {"method": "LDLQ + E8P (QuIP#, no FT)", "ppl": 6.0, "bits": 2.0},
+        {"method": "CALDERA k=16", "ppl": k16_ppl, "bits": 2.3},
+        {"method": "CALDERA k=16 + LoRA (top 8 directions)", "ppl": lora_ppl, "bits": 3.0},
+    ]
+
+
+def test_verdicts_follow_the_numbers():
+    good = verdicts(rows(5.5, 5.4))
+    assert good[0].startswith("CALDERA k=16 closes 50% of the gap") and "0.300 extra bits" in good[0]
+    assert "LoRA on L and R lowers perplexity from 5.500 to 5.400" in good[1]
+    assert "gives lower perplexity than GPTQ" in good[2]
+    bad = verdicts(rows(6.5, 6.7))
+    assert bad[0].startswith("CALDERA k=16 does not improve on rank 0 (6.500 vs 6.000")
+    assert "does not lower perplexity" in bad[1]
+    assert {r["method"] for r in PAPER_LLAMA2_7B} >= {"fp16", "CALDERA k=64"}
+
+
+def test_bits_before_lora_count_directions_at_their_quantized_width():
+    model = build_lm(LMConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, ctx=16))
+    calib = torch.randint(0, 256, (8, 16), generator=torch.Generator().manual_seed(0))
+    reps = compress_model(model, collect_hessians(model, calib), "caldera", CalderaConfig(rank=8, ft_rank=4, outer_iters=1, lr_iters=1, tune_iters=0))
+    shapes = [r.shape for r in reps]
+    total = sum(m * n for m, n in shapes)
+    before = sum(m * n * 2 + 8 * (m + n) * 4 + (m + n) + 128 for m, n in shapes) / total
+    after = sum(m * n * 2 + 4 * (m + n) * 4 + 4 * (m + n) * 16 + (m + n) + 128 for m, n in shapes) / total
+    assert abs(average_bits_of(reps, before_ft=True) - before) < 1e-12
+    assert abs(average_bits_of(reps) - after) < 1e-12
