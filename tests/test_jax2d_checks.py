@@ -100,50 +100,171 @@ def restitution_sign_error(before, e, threshold):
     return np.where(applies, e * before, 0.0), applies
 
 
+def circles_active_at_touch(pos_a, radius_a, pos_b, radius_b):
+    """active = penetration >= 0: touching circles count as colliding."""
+    c = collide_circles(pos_a, radius_a, pos_b, radius_b)
+    return c.replace(active=np.asarray(c.penetration) >= 0)
+
+
+def circles_no_fallback(pos_a, radius_a, pos_b, radius_b):
+    """Divides by the distance without a guard: NaN normal for coincident centres."""
+    pos_a, pos_b = np.asarray(pos_a, float), np.asarray(pos_b, float)
+    d = np.linalg.norm(pos_b - pos_a)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = (pos_b - pos_a) / d
+    pen = radius_a + radius_b - d
+    return Contact(normal=n, penetration=np.asarray(pen), point=pos_a + n * (radius_a - pen / 2), active=np.asarray(pen > 0))
+
+
+def circles_numpy(pos_a, radius_a, pos_b, radius_b):
+    """Right: an independent numpy version with the (1, 0) fallback."""
+    pos_a, pos_b = np.asarray(pos_a, float), np.asarray(pos_b, float)
+    d = float(np.hypot(*(pos_b - pos_a)))
+    n = (pos_b - pos_a) / d if d > 1e-9 else np.array([1.0, 0.0])
+    pen = radius_a + radius_b - d
+    return Contact(normal=n, penetration=np.asarray(pen), point=pos_a + n * (radius_a - pen / 2), active=np.asarray(pen > 0))
+
+
+def sat_b_normals(verts_a, verts_b):
+    """Swaps the roles: B's faces against A's vertices."""
+    return sat_reference(verts_b, verts_a)
+
+
+def sat_face_off_by_one(verts_a, verts_b):
+    """Numbers face i as the edge ending at vertex i."""
+    sep, face = sat_reference(verts_a, verts_b)
+    return sep, (face + 1) % len(verts_a)
+
+
+def sat_unnormalised(verts_a, verts_b):
+    """Forgets to normalise the face normals: separations scaled by the edge lengths."""
+    verts_a, verts_b = np.asarray(verts_a, float), np.asarray(verts_b, float)
+    edges = np.roll(verts_a, -1, axis=0) - verts_a
+    normals = np.stack([edges[:, 1], -edges[:, 0]], -1)
+    sep = np.einsum("ik,ijk->ij", normals, verts_b[None] - verts_a[:, None]).min(axis=1)
+    return sep.max(), int(sep.argmax())
+
+
+def impulse_numpy(vn, mass, target, acc):
+    """Right: numpy, written out."""
+    vn, mass, target, acc = (np.asarray(v, float) for v in (vn, mass, target, acc))
+    new = np.where(acc + mass * (target - vn) > 0, acc + mass * (target - vn), 0.0)
+    return new, new - acc
+
+
+def impulse_returns_candidate_delta(vn, mass, target, acc):
+    """Returns the unclamped increment as delta (what would have been applied without the clamp)."""
+    new = np.maximum(acc + mass * (target - vn), 0.0)
+    return new, mass * (target - vn)
+
+
+def impulse_in_place(vn, mass, target, acc):
+    """Right numbers, but writes the new total into the caller's accumulated array."""
+    old = acc.copy()
+    np.maximum(acc + mass * (target - vn), 0.0, out=acc)
+    return acc.copy(), acc - old
+
+
+def friction_numpy(acc, delta, mu, pn):
+    """Right: numpy minimum/maximum."""
+    acc, delta, mu, pn = (np.asarray(v, float) for v in (acc, delta, mu, pn))
+    new = np.minimum(np.maximum(acc + delta, -mu * pn), mu * pn)
+    return new, new - acc
+
+
+def friction_returns_new_as_applied(acc, delta, mu, pn):
+    new = np.clip(acc + delta, -mu * pn, mu * pn)
+    return new, new
+
+
+def restitution_numpy(before, e, threshold):
+    """Right: numpy, written out."""
+    before, e = np.asarray(before, float), np.asarray(e, float)
+    applies = before < -threshold
+    return np.where(applies, -e * before, 0.0), applies
+
+
+def restitution_at_threshold(before, e, threshold):
+    """Bounces at exactly the threshold speed too (<= instead of <)."""
+    applies = before <= -threshold
+    return np.where(applies, -e * before, 0.0), applies
+
+
+def restitution_target_everywhere(before, e, threshold):
+    """Returns -e v_n for every point, not 0 where restitution does not apply."""
+    applies = before < -threshold
+    return -np.asarray(e) * before, applies
+
+
 def _blank(*args, **kwargs):
     raise NotImplementedError("write your solution")
 
 
 CASES = [
-    (checks.check_collide_circles, collide_circles, [circles_normal_b_to_a, circles_point_on_a, circles_constant]),
-    (checks.check_polygon_separation, polygon_separation,
-     [sat_max_instead_of_min, sat_inward_normals, lambda a, b: (np.float32(0.0), 0)]),
-    (checks.check_normal_impulse, normal_impulse,
-     [impulse_clamps_increment, impulse_sign_error, impulse_unclamped, lambda *a: (np.zeros(16), np.zeros(16))]),
-    (checks.check_clamp_friction, clamp_friction,
-     [friction_clamps_delta, friction_one_sided, friction_forgot_mu, lambda *a: (a[0], np.zeros(16))]),
-    (checks.check_restitution_velocity, restitution_velocity,
-     [restitution_no_threshold, restitution_sign_error, lambda *a: (np.zeros(16), np.zeros(16, bool))]),
+    (checks.check_collide_circles, circles_numpy,
+     [circles_normal_b_to_a, circles_point_on_a, circles_constant, circles_active_at_touch, circles_no_fallback]),
+    (checks.check_polygon_separation, sat_reference,
+     [sat_max_instead_of_min, sat_inward_normals, lambda a, b: (np.float32(0.0), 0), sat_b_normals,
+      sat_face_off_by_one, sat_unnormalised]),
+    (checks.check_normal_impulse, impulse_numpy,
+     [impulse_clamps_increment, impulse_sign_error, impulse_unclamped, lambda *a: (np.zeros(16), np.zeros(16)),
+      impulse_returns_candidate_delta, impulse_in_place]),
+    (checks.check_clamp_friction, friction_numpy,
+     [friction_clamps_delta, friction_one_sided, friction_forgot_mu, lambda *a: (a[0], np.zeros(16)),
+      friction_returns_new_as_applied]),
+    (checks.check_restitution_velocity, restitution_numpy,
+     [restitution_no_threshold, restitution_sign_error, lambda *a: (np.zeros(16), np.zeros(16, bool)),
+      restitution_at_threshold, restitution_target_everywhere]),
 ]
+LIBRARY = {checks.check_collide_circles: collide_circles, checks.check_polygon_separation: polygon_separation,
+           checks.check_normal_impulse: normal_impulse, checks.check_clamp_friction: clamp_friction,
+           checks.check_restitution_velocity: restitution_velocity}
 IDS = [c[0].__name__ for c in CASES]
+SEEDS = range(20)
 
 
-@pytest.mark.parametrize("check, reference, wrongs", CASES, ids=IDS)
-def test_reference_passes(check, reference, wrongs, capsys):
-    for seed in (0, 1, 2):
-        check(reference, seed=seed)
-    assert "PASS" in capsys.readouterr().out
+@pytest.mark.parametrize("check, right, wrongs", CASES, ids=IDS)
+def test_library_and_independent_right_answer_pass_on_20_seeds(check, right, wrongs, capsys):
+    check(LIBRARY[check], seed=0)
+    for seed in SEEDS:
+        check(right, seed=seed)
+    out = capsys.readouterr().out
+    assert out.count("PASS") == 21 and "edge case" in out
 
 
-@pytest.mark.parametrize("check, reference, wrongs", CASES, ids=IDS)
-def test_wrong_answers_fail(check, reference, wrongs):
+@pytest.mark.parametrize("check, right, wrongs", CASES, ids=IDS)
+def test_every_wrong_answer_fails_on_every_seed(check, right, wrongs):
+    assert len(wrongs) >= 3
     for wrong in wrongs:
-        with pytest.raises(CheckFailed):
-            check(wrong, seed=0)
+        for seed in SEEDS:
+            with pytest.raises(CheckFailed):
+                check(wrong, seed=seed)
 
 
-@pytest.mark.parametrize("check, reference, wrongs", CASES, ids=IDS)
-def test_fresh_inputs_catch_wrong_answers_at_any_seed(check, reference, wrongs):
+@pytest.mark.parametrize("check, right, wrongs", CASES, ids=IDS)
+def test_fresh_inputs_catch_wrong_answers_at_any_seed(check, right, wrongs):
     # without a seed each run draws new inputs; a plausible mistake must still be caught
     for wrong in wrongs:
         with pytest.raises(CheckFailed):
             check(wrong)
 
 
-@pytest.mark.parametrize("check, reference, wrongs", CASES, ids=IDS)
-def test_blank_exercise_propagates_not_implemented(check, reference, wrongs):
+@pytest.mark.parametrize("check, right, wrongs", CASES, ids=IDS)
+def test_blank_exercise_propagates_not_implemented(check, right, wrongs):
     with pytest.raises(NotImplementedError):
         check(_blank)
+
+
+def test_in_place_change_is_named():
+    with pytest.raises(CheckFailed, match="you changed argument `accumulated` in place"):
+        checks.check_normal_impulse(impulse_in_place, seed=0)
+
+
+def test_coincident_centres_can_be_left_out():
+    """For a notebook whose exercise text still promises distinct centres."""
+    checks.check_collide_circles(circles_no_fallback, seed=0, coincident_centres=False)
+    with pytest.raises(CheckFailed, match="coincident centres"):
+        checks.check_collide_circles(circles_no_fallback, seed=0)
 
 
 def test_not_a_function_fails():

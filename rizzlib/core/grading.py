@@ -374,6 +374,36 @@ def call_student(
     return out
 
 
+def fresh_copy(x: Any, depth: int = 0) -> Any:
+    """A copy of everything mutable in ``x`` (numpy arrays, torch tensors, generators, containers,
+    dataclasses); immutable leaves (JAX arrays, functions, flax modules) and torch modules are
+    shared, so compiled JAX functions keyed on them are reused."""
+    if depth > 8:
+        return x
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if _is_torch_module(x):
+        return x  # shared (copying weights is slow); changes to its parameters are still detected
+    if isinstance(x, np.random.Generator) or _is_torch_tensor(x):
+        try:
+            return copy.deepcopy(x)
+        except Exception:  # noqa: BLE001 - e.g. a non-leaf tensor: the reference sees the original
+            return x
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return type(x)(*(fresh_copy(v, depth + 1) for v in x))
+    if isinstance(x, (list, tuple)):
+        return type(x)(fresh_copy(v, depth + 1) for v in x)
+    if type(x) is dict:
+        return {k: fresh_copy(v, depth + 1) for k, v in x.items()}
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        try:
+            return dataclasses.replace(x, **{f.name: fresh_copy(getattr(x, f.name), depth + 1)
+                                             for f in dataclasses.fields(x) if f.init})
+        except Exception:  # noqa: BLE001
+            return x
+    return x
+
+
 def _normalise_edge_cases(edge_cases: Sequence[Any]) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
     out = []
     for i, case in enumerate(edge_cases):
@@ -408,7 +438,8 @@ def compare_with_reference(
     Args:
         name: what the exercise is called in messages.
         student_fn, reference_fn: called with the same ``(*args, **kwargs)``; the reference gets a
-            deep copy, so both see identical inputs (including an ``np.random.Generator``'s state).
+            copy (:func:`fresh_copy`), so both see identical inputs (an ``np.random.Generator``'s
+            state included).
         make_inputs: ``rng -> (args, kwargs)``; called once per random trial.
         n_trials: how many random inputs to try (>= 1), after the edge cases.
         seed: fixes the random inputs (for a reproducible failure); ``None`` draws fresh ones.
@@ -441,10 +472,7 @@ def compare_with_reference(
 
     for case, args, kwargs in cases():
         names = list(arg_names) if arg_names is not None else _arg_names(reference_fn, len(args))
-        try:
-            ref_args, ref_kwargs = copy.deepcopy((args, kwargs))
-        except Exception:  # noqa: BLE001 - uncopyable inputs: the reference sees the originals
-            ref_args, ref_kwargs = args, kwargs
+        ref_args, ref_kwargs = fresh_copy((args, kwargs))
         expected = to_numpy(reference_fn(*ref_args, **ref_kwargs))
         got = call_student(name, student_fn, args, kwargs, case=case, arg_names=names, reproduce=reproduce)
         try:

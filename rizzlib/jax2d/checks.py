@@ -1,5 +1,6 @@
-"""Graded checks of the engine chapter: the student's function against the engine's own on fresh
-random inputs (``rizzlib.core.grading.compare_with_reference``).
+"""Graded checks of the engine chapter: the student's function against the engine's own on fixed
+edge cases (exact ties, touching and coincident shapes), then fresh random inputs
+(``rizzlib.core.grading.compare_with_reference``); every returned field is compared.
 
 Each ``check_*`` prints one line on success and raises ``CheckFailed`` with the first mismatching
 input otherwise; a ``NotImplementedError`` from the blank exercise propagates unchanged.
@@ -39,11 +40,28 @@ def _circle_inputs(rng: np.random.Generator):
     return (pos_a, float(r_a), pos_b, float(r_b)), {}
 
 
-def check_collide_circles(student_fn, n_trials: int = N_TRIALS, seed: int | None = None) -> None:
+def _circle_edges(coincident_centres: bool):
+    p = np.array
+    edges = [
+        ("touching exactly: penetration 0, not active", (p([0.0, 0.0]), 0.5, p([1.0, 0.0]), 0.5), {}),
+        ("touching along a 3-4-5 diagonal", (p([1.0, -1.0]), 2.0, p([4.0, 3.0]), 3.0), {}),
+        ("deep overlap", (p([0.0, 0.0]), 1.0, p([0.3, 0.4]), 0.5), {}),
+        ("far apart", (p([1.0, 1.0]), 0.5, p([-2.0, 5.0]), 1.0), {}),
+        ("B to the left of A (normal points to -x)", (p([0.5, 0.25]), 0.75, p([-0.5, 0.25]), 0.5), {}),
+    ]
+    if coincident_centres:
+        edges.append(("coincident centres: normal (1, 0) by convention", (p([0.3, -0.2]), 0.4, p([0.3, -0.2]), 0.2), {}))
+    return edges
+
+
+def check_collide_circles(student_fn, n_trials: int = N_TRIALS, seed: int | None = None,
+                          coincident_centres: bool = True) -> None:
     """``collide_circles(pos_a, radius_a, pos_b, radius_b) -> Contact`` (normal A->B, penetration,
-    midpoint between the surfaces, active flag) on overlapping and separated pairs."""
+    midpoint between the surfaces, active flag): fixed cases (touching exactly, coincident centres
+    with the engine's fallback normal (1, 0), deep overlap, apart), then random pairs."""
     compare_with_reference("collide_circles", student_fn, collide_circles, _circle_inputs,
-                           n_trials=n_trials, seed=seed, rtol=RTOL, atol=ATOL)
+                           edge_cases=_circle_edges(coincident_centres), n_trials=n_trials, seed=seed,
+                           rtol=RTOL, atol=ATOL)
 
 
 def _polygon_inputs(rng: np.random.Generator):
@@ -56,10 +74,26 @@ def _polygon_inputs(rng: np.random.Generator):
     return (verts_a, verts_b), {}
 
 
+SQUARE = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+TRIANGLE = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+
+
+def _polygon_edges():
+    return [
+        ("unit squares touching along a face (separation 0, face 1)", (SQUARE, SQUARE + [1.0, 0.0]), {}),
+        ("B deep inside A", (SQUARE * 4 - 2.0, SQUARE * 0.5), {}),
+        ("B clear of A's hypotenuse", (TRIANGLE, TRIANGLE + [1.5, 1.0]), {}),
+        ("B below A (best face 0)", (SQUARE, SQUARE * 0.5 + [0.2, -1.5]), {}),
+        ("a triangle against a square, overlapping one corner", (TRIANGLE, SQUARE * 0.5 + [-0.25, 0.75]), {}),
+    ]
+
+
 def check_polygon_separation(student_fn, n_trials: int = N_TRIALS, seed: int | None = None) -> None:
     """``polygon_separation(verts_a, verts_b) -> (max_separation, face_index)``: the separating-axis
-    test over A's outward face normals, on random convex polygons (3 or 4 vertices, counter-clockwise)."""
+    test over A's outward face normals, on fixed pairs (touching, nested, apart) and random convex
+    polygons (3 or 4 vertices, counter-clockwise)."""
     compare_with_reference("polygon_separation", student_fn, polygon_separation, _polygon_inputs,
+                           edge_cases=_polygon_edges(), output_names=("max_separation", "face_index"),
                            n_trials=n_trials, seed=seed, rtol=RTOL, atol=ATOL)
 
 
@@ -71,10 +105,22 @@ def _normal_impulse_inputs(rng: np.random.Generator, n: int = 16):
     return (normal_velocity, normal_mass, target, accumulated), {}
 
 
+def _normal_impulse_edges():
+    a = np.array
+    return [
+        # approaching, resting, separating, an earlier over-push taken back, exactly cancelled
+        ("one point of each kind",
+         (a([-1.0, 0.0, 2.0, 1.0, -0.5, 0.0]), a([2.0, 1.0, 0.5, 3.0, 0.0, 1.0]),
+          a([0.0, 0.0, 0.0, 0.0, 1.0, 0.5]), a([0.0, 0.0, 0.5, 1.0, 2.0, 0.5])), {}),
+        ("nothing accumulated yet, separating: no push", (a([0.5, 3.0]), a([1.0, 2.0]), a([0.0, 1.0]), a([0.0, 0.0])), {}),
+    ]
+
+
 def check_normal_impulse(student_fn, n_trials: int = N_TRIALS, seed: int | None = None) -> None:
     """``normal_impulse(normal_velocity, normal_mass, target_velocity, accumulated) -> (new_accumulated,
-    delta)`` with the *accumulated* impulse clamped at 0, on 16 contact points per trial."""
+    delta)`` with the *accumulated* impulse clamped at 0, on fixed points, then 16 random points per trial."""
     compare_with_reference("normal_impulse", student_fn, normal_impulse, _normal_impulse_inputs,
+                           edge_cases=_normal_impulse_edges(), output_names=("new_accumulated", "delta"),
                            n_trials=n_trials, seed=seed, rtol=RTOL, atol=ATOL)
 
 
@@ -86,10 +132,22 @@ def _friction_inputs(rng: np.random.Generator, n: int = 16):
     return (accumulated, delta, mu, normal_sum), {}
 
 
+def _friction_edges():
+    a = np.array
+    return [
+        # inside the cone, over the top, under the bottom, no normal impulse, mu 0, on the cone, back in
+        ("one point of each kind",
+         (a([0.1, 0.4, -0.4, 0.0, 0.0, 0.5, 0.5]), a([0.2, 1.0, -1.0, 0.7, -0.3, 0.0, -0.8]),
+          a([0.5, 0.5, 0.5, 0.8, 0.0, 0.5, 0.5]), a([1.0, 1.0, 1.0, 0.0, 2.0, 1.0, 1.0])), {}),
+    ]
+
+
 def check_clamp_friction(student_fn, n_trials: int = N_TRIALS, seed: int | None = None) -> None:
     """``clamp_friction(accumulated, delta, mu, normal_impulse_sum) -> (new_accumulated, applied)``:
-    the Coulomb cone |P_t| <= mu P_n on the accumulated tangent impulse, 16 points per trial."""
+    the Coulomb cone |P_t| <= mu P_n on the accumulated tangent impulse; fixed points, then 16
+    random points per trial."""
     compare_with_reference("clamp_friction", student_fn, clamp_friction, _friction_inputs,
+                           edge_cases=_friction_edges(), output_names=("new_accumulated", "applied"),
                            n_trials=n_trials, seed=seed, rtol=RTOL, atol=ATOL)
 
 
@@ -102,10 +160,22 @@ def _restitution_inputs(rng: np.random.Generator, n: int = 16):
     return (before, restitution, threshold), {}
 
 
+def _restitution_edges():
+    a = np.array
+    return [
+        # fast impact, exactly at the threshold (no bounce), just faster, slow, resting, separating
+        ("velocities around the threshold 1.0",
+         (a([-3.0, -1.0, -1.5, -0.5, 0.0, 2.0]), a([0.5, 0.8, 1.0, 0.9, 0.7, 0.6]), 1.0), {}),
+        ("threshold 0: every approach bounces, e = 0 gives target 0", (a([-0.25, 0.0, 0.5, -2.0]), a([0.5, 1.0, 1.0, 0.0]), 0.0), {}),
+    ]
+
+
 def check_restitution_velocity(student_fn, n_trials: int = N_TRIALS, seed: int | None = None) -> None:
     """``restitution_velocity(normal_velocity_before, restitution, threshold) -> (target, applies)``:
-    bounce target -e v_n only for impacts faster than the threshold, 16 points per trial."""
+    bounce target -e v_n only for impacts faster than the threshold (strictly); fixed points, then
+    16 random points per trial."""
     compare_with_reference("restitution_velocity", student_fn, restitution_velocity, _restitution_inputs,
+                           edge_cases=_restitution_edges(), output_names=("target", "applies"),
                            n_trials=n_trials, seed=seed, rtol=RTOL, atol=ATOL)
 
 
