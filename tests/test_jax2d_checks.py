@@ -202,7 +202,7 @@ def _blank(*args, **kwargs):
 
 CASES = [
     (checks.check_collide_circles, circles_numpy,
-     [circles_normal_b_to_a, circles_point_on_a, circles_constant, circles_active_at_touch, circles_no_fallback]),
+     [circles_normal_b_to_a, circles_point_on_a, circles_constant, circles_active_at_touch]),
     (checks.check_polygon_separation, sat_reference,
      [sat_max_instead_of_min, sat_inward_normals, lambda a, b: (np.float32(0.0), 0), sat_b_normals,
       sat_face_off_by_one, sat_unnormalised]),
@@ -260,11 +260,15 @@ def test_in_place_change_is_named():
         checks.check_normal_impulse(impulse_in_place, seed=0)
 
 
-def test_coincident_centres_can_be_left_out():
-    """For a notebook whose exercise text still promises distinct centres."""
-    checks.check_collide_circles(circles_no_fallback, seed=0, coincident_centres=False)
-    with pytest.raises(CheckFailed, match="coincident centres"):
-        checks.check_collide_circles(circles_no_fallback, seed=0)
+def test_coincident_centres_edge_case_on_request():
+    """Off by default (the notebook's exercise promises distinct centres); on, it fails a division
+    without the (1, 0) fallback on every seed and still passes right answers."""
+    for seed in SEEDS:
+        checks.check_collide_circles(circles_no_fallback, seed=seed)
+        with pytest.raises(CheckFailed, match="coincident centres"):
+            checks.check_collide_circles(circles_no_fallback, seed=seed, coincident_centres=True)
+    for right in (circles_numpy, collide_circles):
+        checks.check_collide_circles(right, seed=0, coincident_centres=True)
 
 
 def test_not_a_function_fails():

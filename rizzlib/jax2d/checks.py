@@ -55,10 +55,12 @@ def _circle_edges(coincident_centres: bool):
 
 
 def check_collide_circles(student_fn, n_trials: int = N_TRIALS, seed: int | None = None,
-                          coincident_centres: bool = True) -> None:
+                          coincident_centres: bool = False) -> None:
     """``collide_circles(pos_a, radius_a, pos_b, radius_b) -> Contact`` (normal A->B, penetration,
-    midpoint between the surfaces, active flag): fixed cases (touching exactly, coincident centres
-    with the engine's fallback normal (1, 0), deep overlap, apart), then random pairs."""
+    midpoint between the surfaces, active flag): fixed cases (touching exactly, deep overlap,
+    apart), then random pairs. ``coincident_centres=True`` adds equal centres, where the engine's
+    convention is the normal (1, 0); off by default because the chapter's exercise text promises
+    distinct centres."""
     compare_with_reference("collide_circles", student_fn, collide_circles, _circle_inputs,
                            edge_cases=_circle_edges(coincident_centres), n_trials=n_trials, seed=seed,
                            rtol=RTOL, atol=ATOL)
