@@ -199,7 +199,7 @@ def stack_levels(levels) -> Level:
     levels = list(levels)
     if not levels:
         raise ValueError("levels must hold at least one Level")
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *levels)
+    return jax.tree.map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])), *levels)
 
 
 def index_level(levels: Level, i) -> Level:
