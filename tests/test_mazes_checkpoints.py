@@ -34,3 +34,13 @@ def test_checkpoint_reproduces_its_recorded_accuracy(objective):
     recorded = {int(k): v for k, v in extra["subset_accuracy_by_size"].items()}
     assert acc == pytest.approx(recorded, abs=0.02)  # one maze in 60 may flip on another CPU
     assert set(full) == set(acc)
+
+
+def test_shipped_checkpoints_are_study_runs_with_the_official_init():
+    # retrained after issue 8: the MLM-U model starts from the official PAST init and has a head bias
+    for obj in ("mlmu", "ntp"):
+        model, extra = load_checkpoint(CHECKPOINTS / f"{obj}.safetensors")
+        assert "scripts/mazes_study.py" in extra["source"] and model.cfg.init == "official"
+        assert extra["train"]["batch_size"] * extra["train"]["steps"] >= 10_000
+    mlmu, _ = load_checkpoint(CHECKPOINTS / "mlmu.safetensors")
+    assert mlmu.head_bias.abs().sum() > 0 and mlmu.query.shape == (1, mlmu.cfg.d_model)
