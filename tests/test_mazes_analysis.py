@@ -18,6 +18,7 @@ from rizzlib.mazes.analysis import (
     fork_counts,
     mlmu_loss_by_rate,
     teacher_forced_correct,
+    teacher_forced_predictions,
 )
 from rizzlib.mazes.decode import next_logits
 from rizzlib.mazes.generate import generate_astar, generate_dfs
@@ -121,3 +122,23 @@ def test_loss_by_rate_of_uniform_logits_is_log_v_and_rates_are_checked():
         mlmu_loss_by_rate(model, data, [1.0])
     with pytest.raises(ValueError, match="MLMUModel"):
         mlmu_loss_by_rate(init_model(PRESETS.smoke.model_config("ntp", 40)), data, [0.5])
+
+
+def test_teacher_forced_predictions_are_the_argmax_and_pad_after_the_end():
+    data = _batch(seed=2)
+    model = init_model(PRESETS.smoke.model_config("ntp", data.vocab.model_size), 1)
+    pred = teacher_forced_predictions(model, data)
+    P, n_ans = int(data.prompt_lengths[0]), data.answer_mask.sum(1)
+    with torch.no_grad():
+        for t in range(pred.shape[1]):
+            expect = (
+                next_logits(model.eval(), data.ids, P + t)
+                .argmax(-1)
+                .masked_fill(t >= n_ans, data.vocab.pad_id)
+            )
+            assert pred[:, t].tolist() == expect.tolist()
+    truth = data.ids[:, P : P + pred.shape[1]].numpy()
+    assert np.array_equal(
+        teacher_forced_correct(model, data),
+        (pred == truth) & (np.arange(pred.shape[1]) < n_ans.numpy()[:, None]),
+    )

@@ -55,28 +55,27 @@ def fork_counts(mazes: MazeBatch) -> np.ndarray:
 
 
 @torch.no_grad()
-def teacher_forced_correct(model, batch: TokenBatch, chunk: int = 256) -> np.ndarray:
-    """(N, S) bool: is the argmax right at each answer position given the true earlier path tokens.
+def teacher_forced_predictions(model, batch: TokenBatch, chunk: int = 256) -> np.ndarray:
+    """(N, S) int argmax token at each answer position given the true earlier path tokens.
 
     Next token: one causal pass. MLM-U: for answer step t the visible set is the prompt and the true
     answer tokens before t (the left-to-right context of greedy decoding), one pass per step.
-    Entries after a maze's end token are False. All mazes must share one prompt length.
+    Entries after a maze's end token are ``pad_id``. All mazes must share one prompt length.
     """
     P = int(batch.prompt_lengths[0])
     if not bool((batch.prompt_lengths == P).all()):
         raise ValueError("batch must hold one grid size (one prompt length); split it by size first")
     n_ans = batch.answer_mask.sum(1)
     S = int(n_ans.max())
-    out = np.zeros((len(batch), S), dtype=bool)
+    out = np.full((len(batch), S), batch.vocab.pad_id, dtype=np.int64)
     was_training = model.training
     model.eval()
     for rows in torch.arange(len(batch)).split(chunk):
         ids = batch.ids[rows, : P + S]
-        truth = ids[:, P : P + S]
         if isinstance(model, NextTokenModel):
             pred = model(ids[:, : P + S - 1])[:, P - 1 :].argmax(-1)  # row t predicts token t + 1
         elif isinstance(model, MLMUModel):
-            pred = torch.empty_like(truth)
+            pred = torch.empty((len(rows), S), dtype=torch.long)
             for t in range(S):
                 visible = torch.zeros_like(ids, dtype=torch.bool)
                 visible[:, : P + t] = True
@@ -86,9 +85,18 @@ def teacher_forced_correct(model, batch: TokenBatch, chunk: int = 256) -> np.nda
         else:
             raise ValueError(f"model must be an MLMUModel or a NextTokenModel; got {type(model).__name__}")
         scored = torch.arange(S)[None, :] < n_ans[rows, None]
-        out[rows.numpy()] = ((pred == truth) & scored).numpy()
+        out[rows.numpy()] = pred.masked_fill(~scored, batch.vocab.pad_id).numpy()
     model.train(was_training)
     return out
+
+
+def teacher_forced_correct(model, batch: TokenBatch, chunk: int = 256) -> np.ndarray:
+    """(N, S) bool: is :func:`teacher_forced_predictions` right at each answer position (False after the end)."""
+    pred = teacher_forced_predictions(model, batch, chunk)
+    P, S = int(batch.prompt_lengths[0]), pred.shape[1]
+    truth = batch.ids[:, P : P + S].numpy()
+    scored = np.arange(S)[None, :] < batch.answer_mask.sum(1).numpy()[:, None]
+    return (pred == truth) & scored
 
 
 def accuracy_by_kind(correct: np.ndarray, kinds: np.ndarray) -> dict[str, float]:
