@@ -230,3 +230,19 @@ def test_end_to_end_smoke_goal_reaching_beats_random():
     rand = np.asarray(env_rollout(starts, acts))
     d_random = np.linalg.norm(rand[1:, :, :2] - goals[None], axis=-1).min(0).mean()
     assert d_policy < d_random
+
+
+@pytest.mark.slow  # compiles the whole loop twice
+def test_train_and_train_seeds_drivers(motions):
+    from rizzlib.fbcpr.train import seed_slice, train, train_seeds
+
+    cfg = dataclasses.replace(TINY, n_updates=4)
+    tr, ts, hist, sec = train(cfg, motions, progress=False)
+    assert sec > 0 and hist["fb_loss"].shape == (2,) and np.all(np.isfinite(hist["fb_loss"]))
+    with pytest.raises(ValueError, match="different config"):
+        train(dataclasses.replace(cfg, batch=16), motions, progress=False, trainer=tr)
+    tr2, tss, hist2, _ = train_seeds(cfg, motions, [0, 1], progress=False, trainer=tr)
+    assert hist2["fb_loss"].shape == (2, 2) and np.all(np.isfinite(hist2["fb_loss"]))
+    assert not np.array_equal(np.asarray(seed_slice(tss, 0).z), np.asarray(seed_slice(tss, 1).z))
+    with pytest.raises(ValueError, match="seeds"):
+        train_seeds(cfg, motions, [], progress=False)

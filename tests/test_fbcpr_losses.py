@@ -246,12 +246,8 @@ def test_noisy_action_clamps_with_straight_through_gradient():
 # ------------------------------------------------------------------ discriminator (5, 6)
 
 
-def _fit_logistic(pos, neg, steps=3000):
-    params = jnp.zeros(2)
-    tx = optax.adam(0.05)
-
-    def loss(p):
-        return losses.discriminator_loss(p[0] * pos + p[1], p[0] * neg + p[1])
+def _adam_fit(loss, params, steps=3000, lr=0.05):
+    tx = optax.adam(lr)
 
     @jax.jit
     def run(params):
@@ -263,6 +259,10 @@ def _fit_logistic(pos, neg, steps=3000):
         return jax.lax.scan(body, (params, tx.init(params)), None, length=steps)[0][0]
 
     return np.asarray(run(params))
+
+
+def _fit_logistic(pos, neg):
+    return _adam_fit(lambda p: losses.discriminator_loss(p[0] * pos + p[1], p[0] * neg + p[1]), jnp.zeros(2))
 
 
 def test_discriminator_reaches_density_ratio():
@@ -284,23 +284,12 @@ def test_discriminator_unequal_priors_shift_bias_by_log_k():
     # mean over each side weighs the classes equally; repeat positives' weight via loss with k:1 sampling
     pos_all = jnp.concatenate([pos, neg])
     labels = jnp.concatenate([jnp.ones(30_000), jnp.zeros(10_000)])
-    params = jnp.zeros(2)
-    tx = optax.adam(0.05)
 
     def loss(p):
         logit = p[0] * pos_all + p[1]
         return jnp.mean(labels * jax.nn.softplus(-logit) + (1 - labels) * jax.nn.softplus(logit))
 
-    @jax.jit
-    def run(p):
-        def body(c, _):
-            p, o = c
-            upd, o = tx.update(jax.grad(loss)(p), o)
-            return (optax.apply_updates(p, upd), o), None
-
-        return jax.lax.scan(body, (p, tx.init(p)), None, length=3000)[0][0]
-
-    w, b = np.asarray(run(params))
+    w, b = _adam_fit(loss, jnp.zeros(2))
     assert w == pytest.approx(2.0, abs=0.1) and b == pytest.approx(np.log(k), abs=0.1)
 
 

@@ -17,6 +17,7 @@ import optax
 
 from rizzlib.fbcpr import env, tasks
 from rizzlib.fbcpr.buffer import Transitions, replay_add, replay_init, replay_sample
+from rizzlib.fbcpr.train import run_in_chunks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,22 +155,11 @@ def train_td3(cfg: TD3Config, data_obs=None, chunk: int = 25, progress: bool = F
     """Train one TD3 oracle on ``cfg.task``; returns ``(actor_params, policy_fn, history)``.
     ``fns``: the ``make_td3`` triple of an earlier call with the same config up to ``task``/``seed``
     (reuses the compiled loop)."""
-    import numpy as np
-    from tqdm.auto import tqdm
-
     init, run, policy = make_td3(cfg, data_obs) if fns is None else fns
     st = init(jax.random.key(cfg.seed), tasks.REWARD_TASKS.index(cfg.task))
     total = cfg.random_iters + -(-cfg.n_updates // cfg.updates_per_iter)
-    logs, done = [], 0
-    with tqdm(total=total, desc=f"td3 {cfg.task}", disable=not progress) as bar:
-        while done < total:
-            n = min(chunk, total - done)
-            st, m = run(st, n)
-            logs.append(jax.device_get(m))
-            done += n
-            bar.update(n)
-    hist = {k: np.concatenate([lg[k] for lg in logs])[cfg.random_iters:] for k in logs[0]}
-    return st["actor"], policy, hist
+    st, m, _ = run_in_chunks(run, st, total, chunk, f"td3 {cfg.task}", progress)
+    return st["actor"], policy, {k: v[cfg.random_iters:] for k, v in m.items()}
 
 
 def td3_return(policy, actor_params, task: str, starts, horizon: int = 200) -> float:

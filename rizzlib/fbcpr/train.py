@@ -116,6 +116,28 @@ def make_trainer(cfg: FBCPRConfig, motions) -> Trainer:
     return Trainer(cfg, agent, obs, init, run)
 
 
+def run_in_chunks(run: Callable, state, total: int, chunk: int, desc: str, progress: bool, axis: int = 0):
+    """Call the jitted ``run(state, n) -> (state, metrics)`` until ``total`` iterations are done,
+    ``chunk`` at a time, with a tqdm bar between calls. Returns ``(state, metrics, seconds)`` with
+    the metrics concatenated along ``axis`` (the iteration axis)."""
+    from tqdm.auto import tqdm
+
+    from rizzlib.core.validate import check_int_range
+
+    check_int_range("chunk", chunk, 1)
+    logs, done = [], 0
+    t0 = time.perf_counter()
+    with tqdm(total=total, desc=desc, disable=not progress) as bar:
+        while done < total:
+            n = min(chunk, total - done)
+            state, m = run(state, n)
+            logs.append(jax.device_get(m))
+            done += n
+            bar.update(n)
+    metrics = {k: np.concatenate([lg[k] for lg in logs], axis=axis) for k in logs[0]}
+    return state, metrics, time.perf_counter() - t0
+
+
 def train(cfg: FBCPRConfig, motions, key: jax.Array | None = None, chunk: int = 25, progress: bool = True,
           trainer: Trainer | None = None):
     """Run ``cfg.total_iters`` iterations; returns ``(trainer, state, history, seconds)``.
@@ -123,31 +145,14 @@ def train(cfg: FBCPRConfig, motions, key: jax.Array | None = None, chunk: int = 
     ``history`` maps each logged metric to a numpy array over update iterations (the random phase
     dropped); ``chunk`` iterations run per jitted call between tqdm updates. Pass the ``trainer`` of
     an earlier run with the same config (up to ``seed``) to reuse its compiled loop."""
-    from tqdm.auto import tqdm
-
-    from rizzlib.core.validate import check_int_range
-
-    check_int_range("chunk", chunk, 1)
     if trainer is None:
         trainer = make_trainer(cfg, motions)
     elif dataclasses.replace(trainer.cfg, seed=cfg.seed) != cfg:
         raise ValueError("trainer was built for a different config (only seed may differ)")
     key = jax.random.key(cfg.seed) if key is None else key
-    ts = trainer.init(key)
-    total = cfg.total_iters
-    logs = []
-    t0 = time.perf_counter()
-    with tqdm(total=total, desc=f"{cfg.algo} seed {cfg.seed}", disable=not progress) as bar:
-        done = 0
-        while done < total:
-            n = min(chunk, total - done)
-            ts, m = trainer.run(ts, n)
-            logs.append(jax.device_get(m))
-            done += n
-            bar.update(n)
-    seconds = time.perf_counter() - t0
-    history = {k: np.concatenate([lg[k] for lg in logs])[cfg.random_iters:] for k in logs[0]}
-    return trainer, ts, history, seconds
+    ts, m, seconds = run_in_chunks(trainer.run, trainer.init(key), cfg.total_iters, chunk,
+                                   f"{cfg.algo} seed {cfg.seed}", progress)
+    return trainer, ts, {k: v[cfg.random_iters:] for k, v in m.items()}, seconds
 
 
 def train_seeds(cfg: FBCPRConfig, motions, seeds, chunk: int = 25, progress: bool = True,
@@ -156,11 +161,6 @@ def train_seeds(cfg: FBCPRConfig, motions, seeds, chunk: int = 25, progress: boo
 
     Returns ``(trainer, states, history, seconds)``; ``states`` has a leading seed axis (use
     :func:`seed_slice`), every history array is ``(n_seeds, iterations)``."""
-    from tqdm.auto import tqdm
-
-    from rizzlib.core.validate import check_int_range
-
-    check_int_range("chunk", chunk, 1)
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed")
@@ -168,18 +168,8 @@ def train_seeds(cfg: FBCPRConfig, motions, seeds, chunk: int = 25, progress: boo
     keys = jnp.stack([jax.random.key_data(jax.random.key(s)) for s in seeds])
     ts = jax.vmap(lambda k: trainer.init(jax.random.wrap_key_data(k)))(keys)
     run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
-    total, done, logs = cfg.total_iters, 0, []
-    t0 = time.perf_counter()
-    with tqdm(total=total, desc=f"{cfg.algo} seeds {seeds}", disable=not progress) as bar:
-        while done < total:
-            n = min(chunk, total - done)
-            ts, m = run(ts, n)
-            logs.append(jax.device_get(m))
-            done += n
-            bar.update(n)
-    seconds = time.perf_counter() - t0
-    history = {k: np.concatenate([lg[k] for lg in logs], axis=1)[:, cfg.random_iters:] for k in logs[0]}
-    return trainer, ts, history, seconds
+    ts, m, seconds = run_in_chunks(run, ts, cfg.total_iters, chunk, f"{cfg.algo} seeds {seeds}", progress, axis=1)
+    return trainer, ts, {k: v[:, cfg.random_iters:] for k, v in m.items()}, seconds
 
 
 def seed_slice(tree, i: int):

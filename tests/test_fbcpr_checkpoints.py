@@ -1,0 +1,66 @@
+"""The shipped checkpoints reload and reproduce the evaluation recorded beside them."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from rizzlib.fbcpr import checkpoint, evaluate
+from rizzlib.fbcpr.agent import make_agent
+from rizzlib.fbcpr.dataset import make_dataset
+
+CKPT = pathlib.Path(__file__).resolve().parents[1] / "rizzlib" / "fbcpr" / "checkpoints"
+RESULTS = json.loads((CKPT / "results_cpu.json").read_text())
+
+
+def _flat(ev: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in ev.items():
+        if isinstance(v, dict):
+            out |= _flat(v, f"{prefix}{k}.")
+        elif isinstance(v, list):
+            out |= {f"{prefix}{k}[{i}]": x for i, x in enumerate(v)}
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def test_every_run_of_three_seeds_is_shipped():
+    for algo in ("fbcpr", "fb"):
+        seeds = sorted(r["seed"] for r in RESULTS["runs"].values() if r["algo"] == algo)
+        assert len(seeds) >= 3, algo
+        for s in seeds:
+            assert (CKPT / f"{algo}_cpu_seed{s}.safetensors").exists()
+
+
+def _reproduce(name: str):
+    params, cfg, extra, arrays = checkpoint.load(CKPT / f"{name}.safetensors")
+    agent = make_agent(cfg)
+    train, test = make_dataset(cfg.n_motions, cfg.motion_len, seed=0).split(cfg.test_fraction, seed=0)
+    ev = evaluate.evaluate_all(agent, params, arrays["inference_states"], test.observations, train.observations)
+    want, got = _flat(RESULTS["runs"][name]["eval"]), _flat(ev)
+    assert want.keys() == got.keys()
+    for k in want:
+        assert got[k] == pytest.approx(want[k], rel=1e-3, abs=1e-3), k
+    assert _flat(extra["eval"]) == want
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(RESULTS["runs"]))
+def test_checkpoint_reproduces_recorded_evaluation(name):
+    _reproduce(name)
+
+
+def test_one_checkpoint_reproduces_recorded_evaluation():
+    _reproduce("fbcpr_cpu_seed0")
+
+
+def test_recorded_numbers_are_in_range():
+    for r in RESULTS["runs"].values():
+        ev = r["eval"]
+        assert 0 <= ev["goal_success"] <= 1 and 0 <= ev["goal_proximity"] <= 1 and ev["tracking_emd"] >= 0
+        assert all(0 <= v <= 200 for v in ev["reward_returns"].values())
+        assert np.isfinite(ev["likeness"]["knn"])
