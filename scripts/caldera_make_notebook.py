@@ -422,6 +422,33 @@ display(Markdown("\n\n".join(verdicts(ROWS))))
 """)
 
 md(r"""
+**The library a user would pick instead.** `optimum-quanto` quantizes weights to int2 or int4 with a
+scale and a shift per group of 128, no calibration data, and runs on the CPU. Its first run on our
+machine took over six minutes (later runs take seconds; we did not find out why), so the notebook does
+not run it:
+`scripts/caldera_table.py` runs it (with all the rows above, same model, same settings and held-out
+windows) and commits `benchmarks/results/caldera_table.json`, which the next cell reads.
+""")
+
+code(r"""
+import json
+import pathlib
+
+import rizzlib.caldera
+from rizzlib.caldera.table import peer_verdicts
+
+peer_file = pathlib.Path(rizzlib.caldera.__file__).resolve().parents[2] / "benchmarks" / "results" / "caldera_table.json"
+if peer_file.is_file():
+    saved = json.loads(peer_file.read_text())
+    peer_rows = [r for r in saved["rows"] if r["method"].startswith("optimum-quanto")]
+    display(md_table([f"saved run at scale {saved['scale']}", "avg bits", "held-out ppl", "time (s)"],
+                     [(r["method"], f"{r['bits']:.3f}", f"{r['ppl']:.4f}", f"{r['seconds']:.1f}") for r in saved["rows"]]))
+    display(Markdown("\n\n".join(peer_verdicts(saved["rows"], peer_rows))))
+else:
+    print("no saved peer run here: python scripts/caldera_table.py --scale cpu --json benchmarks/results/caldera_table.json")
+""")
+
+md(r"""
 At 2 bits our model goes from {glue:}`ppl_fp` (fp32) to {glue:}`ppl_rtn` with round-to-nearest,
 {glue:}`ppl_gptq` with GPTQ and {glue:}`ppl_q0` with LDLQ + E8P. The sentences above are generated from
 the measured numbers. Two cautions when reading them beside the paper: a 128-wide byte LM has no

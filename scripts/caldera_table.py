@@ -1,6 +1,7 @@
 """The chapter's whole-model table on the shipped stdlib byte LM (see :mod:`rizzlib.caldera.table`):
 fp32, RTN 2-bit, GPTQ 2-bit, LDLQ + E8P (QuIP# no FT), CALDERA at the preset's ranks, + LoRA; each
-with held-out perplexity per byte, exact average bits and compression time.
+with held-out perplexity per byte, exact average bits and compression time; then the peer library
+``optimum-quanto`` (int2 and int4 weights) on the same model and held-out windows.
 
     nice -n 10 python scripts/caldera_table.py --scale cpu --json benchmarks/results/caldera_table.json
 """
@@ -11,15 +12,20 @@ import argparse
 import json
 
 from rizzlib.caldera.presets import preset
-from rizzlib.caldera.table import verdicts, whole_model_table
+from rizzlib.caldera.table import chapter_data, quanto_rows, verdicts, whole_model_table
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="cpu")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--no-peer", action="store_true", help="skip the optimum-quanto rows")
     args = parser.parse_args(argv)
-    rows = whole_model_table(preset(args.scale), progress=True)
+    cfg = preset(args.scale)
+    data = chapter_data(cfg)
+    rows = whole_model_table(cfg, data, progress=True)
+    if not args.no_peer:
+        rows += quanto_rows(cfg, data)
     for r in rows:
         print(f"{r['method']:30s} bits {r['bits']:6.3f}  ppl {r['ppl']:8.4f}  {r['seconds']:7.1f} s")
     for v in verdicts(rows):

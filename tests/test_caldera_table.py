@@ -1,5 +1,6 @@
 """Verdict sentences follow the numbers; bits before and after LoRA."""
 
+import pytest
 import torch
 
 from rizzlib.caldera.compress import average_bits_of, collect_hessians, compress_model
@@ -40,3 +41,26 @@ def test_bits_before_lora_count_directions_at_their_quantized_width():
     after = sum(m * n * 2 + 4 * (m + n) * 4 + 4 * (m + n) * 16 + (m + n) + 128 for m, n in shapes) / total
     assert abs(average_bits_of(reps, before_ft=True) - before) < 1e-12
     assert abs(average_bits_of(reps) - after) < 1e-12
+
+
+def test_peer_verdicts_follow_the_numbers():
+    from rizzlib.caldera.table import peer_verdicts
+
+    peer = [{"method": "optimum-quanto int2 (group 128, no calibration)", "ppl": 6.5, "bits": 2.5}]
+    assert "LDLQ + E8P has lower perplexity (6.000) at 2.00 bits" in peer_verdicts(rows(5.5, 5.4), peer)[0]
+    peer[0]["ppl"] = 5.9
+    assert "has higher perplexity" in peer_verdicts(rows(5.5, 5.4), peer)[0]
+
+
+@pytest.mark.slow  # optimum-quanto's first run on a fresh machine took minutes here
+def test_quanto_rows_on_a_tiny_model():
+    pytest.importorskip("optimum.quanto")
+    from rizzlib.caldera.data import windows
+    from rizzlib.caldera.presets import ChapterConfig
+    from rizzlib.caldera.table import quanto_rows
+
+    model = build_lm(LMConfig(d_model=128, n_layers=1, n_heads=2, d_ff=256, ctx=16))
+    test = windows(torch.randint(0, 256, (160,), generator=torch.Generator().manual_seed(0)), 16)
+    out = quanto_rows(ChapterConfig(), {"model": model, "test": test})
+    assert [r["bits"] for r in out] == [2 + 64 / 128, 4 + 64 / 128]
+    assert all(r["ppl"] > 1 for r in out)

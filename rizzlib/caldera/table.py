@@ -90,6 +90,41 @@ def whole_model_table(cfg: ChapterConfig, data: dict | None = None, progress: bo
     return rows
 
 
+def quanto_rows(cfg: ChapterConfig, data: dict | None = None, bits: tuple[int, ...] = (2, 4)) -> list[dict]:
+    """The peer a user would pick instead: ``optimum-quanto`` weight-only int2/int4 (affine, groups of
+    128 along the input, data-free) on the same decoder-block linears, same held-out windows.
+
+    Bits are counted from what quanto stores: b per weight plus a scale and a shift per group, in the
+    model's dtype (fp32 here).
+    """
+    from optimum.quanto import freeze, qint2, qint4, quantize
+
+    from rizzlib.caldera.compress import block_linears, decoder_blocks
+
+    torch.set_num_threads(cfg.threads)
+    data = data or chapter_data(cfg)
+    qtypes = {2: qint2, 4: qint4}
+    rows = []
+    for b in bits:
+        model = copy.deepcopy(data["model"])
+        blocks = decoder_blocks(model)
+        chosen = [blocks[i] for i in (cfg.blocks if cfg.blocks is not None else range(len(blocks)))]
+        t = time.perf_counter()
+        for blk in chosen:
+            quantize(blk, weights=qtypes[b])
+            freeze(blk)
+        sec = time.perf_counter() - t
+        stored = params = 0
+        for blk in chosen:
+            for lin in block_linears(blk).values():
+                w = lin.weight
+                params += w.numel()
+                stored += b * w.numel() + (w._scale.numel() + w._shift.numel()) * w._scale.element_size() * 8
+        rows.append({"method": f"optimum-quanto int{b} (group 128, no calibration)", "bits": stored / params,
+                     "ppl": perplexity(model, data["test"]), "seconds": sec, "mean_layer_error": float("nan")})  # fmt: skip
+    return rows
+
+
 def verdicts(rows: list[dict]) -> list[str]:
     """Sentences generated from the numbers: what rank buys over rank 0, here and in the paper."""
     by = {r["method"]: r for r in rows}
@@ -125,5 +160,21 @@ def verdicts(rows: list[dict]) -> list[str]:
         out.append(
             f"LDLQ with E8P after the Hadamard transform gives {better} perplexity than GPTQ's scalar 2-bit grid "
             f"({base['ppl']:.3f} vs {gptq['ppl']:.3f}; RTN {rtn['ppl']:.3f})."
+        )
+    return out
+
+
+def peer_verdicts(rows: list[dict], peer_rows: list[dict]) -> list[str]:
+    """Sentences comparing the peer library's rows with ours at nearby bit widths."""
+    by = {r["method"]: r for r in rows}
+    q0 = by.get("LDLQ + E8P (QuIP#, no FT)")
+    out = []
+    for p in peer_rows:
+        if q0 is None:
+            break
+        word = "lower" if q0["ppl"] < p["ppl"] else "higher"
+        out.append(
+            f"{p['method']}: perplexity {p['ppl']:.3f} at {p['bits']:.2f} bits; LDLQ + E8P has {word} perplexity "
+            f"({q0['ppl']:.3f}) at {q0['bits']:.2f} bits."
         )
     return out
