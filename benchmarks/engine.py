@@ -14,7 +14,7 @@ it runs in that virtual environment (created with ``python -m venv`` + pip when 
 this same file with ``--peer-worker``; the worker imports only numpy, jax, jax2d and (from this
 checkout) ``rizzlib.core``, which needs numpy alone.
 
-    python benchmarks/engine.py                       # full table, 5 scenes x batch 1/256/1024
+    python benchmarks/engine.py                       # full table, 7 scenes x batch 1/256/1024
     python benchmarks/engine.py --quick               # short rollouts, batch 1 and 256
     python benchmarks/engine.py --json benchmarks/results/engine.json
     python benchmarks/engine.py --peer-venv /tmp/venv-jax2d
@@ -191,12 +191,38 @@ def scene_random_l(seed: int = 0) -> Scene:
     return Scene("random_l", tuple(shapes), tuple(joints), thrusters, (12, 4, 6, 2))
 
 
+def scene_pile14(radius: float = 0.2) -> Scene:
+    """A settled pile of 14 circles in a box: two static walls 8 radii apart on the floor, and rows
+    of 4, 3, 4 and 3 circles in hexagonal packing, every circle touching its neighbours (6P 14C;
+    unused joint and thruster slots). About 35 touching pairs every step."""
+    left = 2.5 - 4 * radius
+    walls = tuple(Shape("box", (x, 0.6), size=(0.2, 1.2), static=True) for x in (left - 0.1, 2.5 + 4 * radius + 0.1))
+    circles = []
+    for row, n in enumerate((4, 3, 4, 3)):
+        y = radius + row * radius * math.sqrt(3.0)
+        first = left + (radius if n == 4 else 2 * radius)
+        circles += [Shape("circle", (first + 2 * radius * k, y), radius=radius) for k in range(n)]
+    return Scene("pile14", walls + tuple(circles), (), (), (6, 14, 1, 1))
+
+
+def scene_pyramid10(size: float = 0.4) -> Scene:
+    """A pyramid of 10 boxes resting on the floor: rows of 4, 3, 2 and 1, each box on two below
+    (14P; unused slots: 2 circles, 1 joint, 1 thruster)."""
+    shapes = []
+    for row, n in enumerate((4, 3, 2, 1)):
+        x0 = 2.5 - (n - 1) * size * 0.55
+        shapes += [Shape("box", (x0 + 1.1 * size * k, size / 2 + row * size), size=(size, size)) for k in range(n)]
+    return Scene("pyramid10", tuple(shapes), (), (), (14, 2, 1, 1))
+
+
 SCENES = {
     "s_car": scene_s_car,
     "stack10": scene_stack10,
     "car2": scene_car2,
     "random_m": scene_random_m,
     "random_l": scene_random_l,
+    "pile14": scene_pile14,
+    "pyramid10": scene_pyramid10,
 }
 
 
@@ -376,8 +402,8 @@ def ours_flags(batch: int, layout: str = "active") -> dict:
     vmaps every batch, batch 1 included, so idle-round skipping is off (under ``vmap`` its
     ``lax.cond`` becomes a select that runs both branches) and rounds are indexed in place from
     batch 512, as ``StaticConfig``'s docstring advises."""
-    if layout == "active":
-        return {"solver_layout": "active"}
+    if layout in ("active", "colours"):
+        return {"solver_layout": layout}
     return {"solver_layout": "rounds", "skip_idle_rounds": False, "index_rounds": batch >= 512}
 
 
@@ -492,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write [{scene, batch, ours_sps, peer_sps, ratio}] here")
     parser.add_argument("--peer-venv", type=Path, help="run jax2d in this venv (created if missing)")
     parser.add_argument("--no-peer", action="store_true", help="time rizzlib.jax2d only")
-    parser.add_argument("--layout", choices=["active", "rounds"], default="active",
+    parser.add_argument("--layout", choices=["active", "rounds", "colours"], default="active",
                         help="our StaticConfig.solver_layout (default active)")
     parser.add_argument("--peer-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
