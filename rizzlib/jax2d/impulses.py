@@ -148,5 +148,10 @@ def bounce_speed(approach_speed, normal_acceleration, gap, restitution, dt):
     h = jnp.maximum(gap, 0.0)
     half = 0.5 * normal_acceleration * dt
     twice_shadow = (w + half) ** 2 - half**2 + 2.0 * normal_acceleration * h
-    impact = jnp.sqrt(jnp.maximum(w * w + 2.0 * normal_acceleration * h, 0.0))
-    return impact, half + jnp.sqrt(jnp.maximum(half**2 + restitution**2 * twice_shadow, 0.0))
+    return _safe_sqrt(w * w + 2.0 * normal_acceleration * h), half + _safe_sqrt(half**2 + restitution**2 * twice_shadow)
+
+
+def _safe_sqrt(x):
+    """sqrt(max(x, 0)) with a zero (not NaN) derivative at and below 0."""
+    pos = x > 0.0
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1.0)), 0.0)

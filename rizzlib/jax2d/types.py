@@ -49,7 +49,8 @@ class StaticConfig:
             (Box2D's relax stage; removes the push-out velocity so position correction adds no energy).
         num_position_iterations: joint position-projection passes after integrating positions.
         do_warm_starting: start each step from the previous step's accumulated impulses.
-        solver_layout: how a contact sweep walks the pairs; both compute the same sweep, bit for bit.
+        solver_layout: how a contact sweep walks the pairs. ``"active"`` and ``"rounds"`` compute the
+            same sweep (the same updates in the same order; equal up to last-bit rounding).
             ``"active"`` (default): the pairs with a contact are moved to the front each step and
             visited one at a time, so a sweep costs as many loop steps as there are touching pairs.
             ``"rounds"``: all P+C choose 2 pairs in round-robin rounds of disjoint pairs, solved a
