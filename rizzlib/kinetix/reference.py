@@ -77,3 +77,34 @@ def masked_mean(x, mask):
     if not mask.any():
         return np.zeros(x.shape[-1])
     return x[mask].mean(axis=0)
+
+
+def circle_feature_row(position, velocity, inverse_mass, inverse_inertia, density, angular_velocity, role,
+                       rotation, friction, restitution, radius, gravity_y):
+    """One circle's 19 entity features, written out one by one (spec 3.3)."""
+    one_hot = [0.0] * 4
+    one_hot[int(role)] = 1.0
+    row = [float(position[0]), float(position[1]), float(velocity[0]), float(velocity[1]), float(inverse_mass),
+           float(inverse_inertia), float(density), float(np.tanh(angular_velocity / 10.0)), *one_hot,
+           float(np.sin(rotation)), float(np.cos(rotation)), float(friction), float(restitution), float(radius),
+           1.0, float(gravity_y) / 10.0]
+    return np.asarray(row)
+
+
+def sfl_top_k(success_rates, k):
+    """Indices of the k most learnable levels, best first; ties keep the lower index first."""
+    scores = learnability(success_rates)
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    return np.asarray(order[:k])
+
+
+def clipped_actor_loss(new_log_prob, old_log_prob, advantages, clip_eps):
+    """PPO's clipped surrogate, negated, with advantages normalised (mean 0, std 1 + 1e-8)."""
+    new_log_prob, old_log_prob, advantages = (np.asarray(x, np.float64) for x in (new_log_prob, old_log_prob,
+                                                                                  advantages))
+    a = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    total = 0.0
+    for lp, olp, adv in zip(new_log_prob, old_log_prob, a):
+        ratio = np.exp(lp - olp)
+        total += min(ratio * adv, min(max(ratio, 1 - clip_eps), 1 + clip_eps) * adv)
+    return -total / len(a)
