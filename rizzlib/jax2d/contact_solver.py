@@ -1,12 +1,18 @@
 """Contact stages of the solver: prepare, warm start, solve one sweep, relax and restitution targets.
 
-A sweep is a Gauss-Seidel pass over the pairs in schedule order, in one of two layouts
-(``StaticConfig.solver_layout``) that compute the same numbers:
+A sweep is a Gauss-Seidel pass over the pairs, in one of three layouts (``StaticConfig.solver_layout``).
+The first two make the same updates in schedule order (equal up to float32 rounding):
 
 * ``rounds``: constraint arrays shaped (R rounds, S slots, 2 points); a sweep is a ``lax.scan``
   over the R rounds, and since no body appears twice in a round all S pairs update at once.
 * ``active``: arrays shaped (1, M pairs, 2 points), the pairs with a contact moved to the front
   (:func:`compact_active`); a sweep visits only those, one pair per loop step.
+* ``colours``: the touching pairs coloured so that no moving body appears twice in a colour
+  (:func:`colour_pairs`); a sweep solves one colour at a time, all its pairs at once, so it
+  updates in colour order rather than schedule order.
+
+Within a pair, the normal impulses of a two-point manifold are solved together as a 2x2 block
+(:func:`~rizzlib.jax2d.impulses.block_normal_impulse`), then friction point by point.
 """
 
 from __future__ import annotations
