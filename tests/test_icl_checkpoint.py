@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 @pytest.fixture(scope="module")
 def shipped():
     if not CHECKPOINT.is_file():
-        pytest.skip(f"the checkpoint {CHECKPOINT} is not committed yet; run scripts/icl_train.py")
+        pytest.fail(f"the checkpoint {CHECKPOINT} is missing; run scripts/icl_train.py")
     return load_checkpoint(CHECKPOINT)
 
 
@@ -42,8 +42,10 @@ def test_checkpoint_learns_in_context_better_than_chance(shipped):
     _, extra = shipped
     res = extra["evaluation"]["result"]
     shots = extra["evaluation"]["settings"]["shots"]
-    i0, i16 = shots.index(0), shots.index(16)
-    # key-token classification: with 16 shots the model must beat the zero-shot guess and the
-    # best constant answer (one of the episode's 4 labels, about 1/4 + a little)
-    acc = res["keycls"]["model"]
-    assert acc[i16] > max(acc[i0], 1 / 4 + 0.1, chance_accuracy("keycls"))
+    i0 = shots.index(0)
+    # with 16 and 64 demos the model must beat, by a margin of 0.1, both its zero-shot score and
+    # chance (cipher: guessing a 2-4 symbol word; keycls: one of 8 labels); arith did not train
+    for task in ("cipher", "keycls"):
+        acc = res[task]["model"]
+        for k in (16, 64):
+            assert acc[shots.index(k)] > max(acc[i0], chance_accuracy(task)) + 0.1, (task, k, acc)
