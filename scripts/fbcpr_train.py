@@ -84,11 +84,30 @@ def main():
     write_readme(results, out, args)
 
 
+def oracle_returns(results: dict) -> dict:
+    """Per task, the best return of the TD3 runs recorded (``td3`` and earlier budgets ``td3_*``)."""
+    out: dict = {}
+    for key, runs in results.items():
+        if key == "td3" or key.startswith("td3_"):
+            for task, r in runs.items():
+                out[task] = max(out.get(task, float("-inf")), r["return"])
+    return out
+
+
+def oracle_tasks(results: dict) -> list[str]:
+    """Tasks where the TD3 oracle is a real top-line: its return is > 1 and at least 98% of the best
+    return any zero-shot run reached (in the hard-exploration regime TD3 misses far rooms)."""
+    td3_ret = oracle_returns(results)
+    best = {t: max(r["eval"]["reward_returns"][t] for r in results["runs"].values()) for t in td3_ret}
+    return [t for t in td3_ret if td3_ret[t] > 1 and td3_ret[t] >= 0.98 * best[t]]
+
+
 def summarise(results: dict) -> dict:
-    """Mean ± std over seeds per algorithm: normalised reward return (per task: ours / TD3, tasks
-    where TD3 scores > 1 only), goal success and proximity, tracking EMD, k-NN distance, smoothness."""
+    """Mean ± std over seeds per algorithm: normalised reward return (per task: ours / TD3, on the
+    :func:`oracle_tasks` only), goal success and proximity, tracking EMD, k-NN distance, smoothness."""
     out = {}
-    td3_ret = {k: v["return"] for k, v in results.get("td3", {}).items()}
+    td3_ret = oracle_returns(results)
+    valid = set(oracle_tasks(results))
     for algo in ("fbcpr", "fb"):
         runs = [r for r in results["runs"].values() if r["algo"] == algo]
         if not runs:
@@ -102,7 +121,7 @@ def summarise(results: dict) -> dict:
             rows["tracking_emd"].append(ev["tracking_emd"])
             rows["knn"].append(ev["likeness"]["knn"])
             rows["smoothness"].append(ev["likeness"]["smoothness"])
-            norm = [ev["reward_returns"][t] / td3_ret[t] for t in ev["reward_returns"] if td3_ret.get(t, 0) > 1]
+            norm = [ev["reward_returns"][t] / td3_ret[t] for t in ev["reward_returns"] if t in valid]
             rows["normalised_return"].append(float(np.mean(norm)) if norm else float("nan"))
         out[algo] = {k: (float(np.mean(v)), float(np.std(v)), len(v)) for k, v in rows.items()}
     return out
@@ -123,10 +142,17 @@ def write_readme(results: dict, out: pathlib.Path, args) -> None:
     for r in results["runs"].values():
         if r["seed"] == min(args.seeds):
             lines.append(f"- {r['algo']}: {r['train_seconds_all_seeds']:.0f} s")
-    for task, r in results.get("td3", {}).items():
-        lines.append(f"- TD3 oracle `{task}`: {r['train_seconds']:.0f} s ({r['n_updates']} updates), return {r['return']:.1f}")
+    for key in sorted(k for k in results if k == "td3" or k.startswith("td3_")):
+        for task, r in results[key].items():
+            lines.append(f"- TD3 oracle `{task}`: {r['train_seconds']:.0f} s ({r['n_updates']} updates), "
+                         f"return {r['return']:.1f}")
+    valid = oracle_tasks(results)
     lines += ["", "Evaluation (mean ± std over seeds; 16 starts in the config's start regime, 12 goals,",
-              "held-out motions for tracking):", "",
+              "held-out motions for tracking). The oracle of a task is the best of the TD3 runs above. The",
+              "normalised return averages ours / oracle over the tasks where",
+              f"TD3 is a real top-line (return > 1 and >= 98% of every zero-shot run): {', '.join(valid) or 'none'};",
+              "on the others the short TD3 run did not find the rewarding region (hard exploration from room 1).",
+              "",
               "| algo | normalised return (vs TD3) | goal success | goal proximity | tracking EMD | k-NN dist | smoothness |",
               "|---|---|---|---|---|---|---|"]
     for algo, s in summ.items():
