@@ -36,7 +36,8 @@ def execute(path: Path, scale: str, timeout: int = 1800, allow_errors: bool = Fa
     """Run ``path`` with ``RIZZLIB_SCALE=scale`` in its own folder and return the executed notebook."""
     nb = nbformat.read(path, as_version=4)
     os.environ["RIZZLIB_SCALE"] = scale
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # always the inline backend: a shell's MPLBACKEND=Agg (set for tests) would drop every figure
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     client = NotebookClient(
         nb,
         timeout=timeout,
