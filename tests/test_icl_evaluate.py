@@ -67,6 +67,7 @@ def test_verdicts_follow_the_numbers():
     assert "first noise level" in noise_verdict("model", 0.0)
     assert "says little" in noise_verdict("model", 1.0, base=0.05)
     assert "gains 10.0 %" in augment_verdict("model", 0.5, 0.55, 0.5) and "loses" in augment_verdict("m", 0.5, 0.4, 0.45)
+    assert "less than 0.1 %" in augment_verdict("m", 0.5, 0.5, 0.4)
     assert "meets" in speedup_verdict(25.0, 3000) and "falls short" in speedup_verdict(5.0, 300)
     m, e = mean_and_sem(np.array([[1.0, 3.0], [2.0, 2.0]]))
     np.testing.assert_allclose(m, [2.0, 2.0])

@@ -74,10 +74,13 @@ def noise_verdict(learner: str, tolerance: float, paper: float = 0.25, base: flo
 def augment_verdict(learner: str, base: float, filtered: float, unfiltered: float, paper_rel: float = 0.047) -> str:
     """The relative gain of originals + filtered synthetic over originals only, against the paper's +4.7 %."""
     rel = (filtered - base) / base if base > 0 else float("nan")
-    word = "gains" if rel > 0 else "loses"
     filt = "beats" if filtered > unfiltered else "does not beat"
+    if round(100 * rel, 1) == 0:
+        change = "changes the score by less than 0.1 % relative"
+    else:
+        change = f"{'gains' if rel > 0 else 'loses'} {100 * abs(rel):.1f} % relative"
     return (
-        f"For the {learner}, adding the filtered synthetic demos {word} {100 * abs(rel):.1f} % relative "
+        f"For the {learner}, adding the filtered synthetic demos {change} "
         f"(paper: +{100 * paper_rel:.1f} %), and filtering {filt} adding unfiltered ones."
     )
 
