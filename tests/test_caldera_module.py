@@ -222,3 +222,17 @@ def test_bad_input_is_a_clear_error(tmp_path):
         from rizzlib.caldera.kernels import triton_matmul
 
         triton_matmul(torch.zeros(1, 8), torch.zeros(1, 1, 2, dtype=torch.int16), 4, 1.0, None, None)
+
+
+@pytest.mark.parametrize("q_bits,lr_bits", [(2, 4), (4, 2), (4, 4)])
+def test_stored_buffers_match_the_bit_accounting(q_bits, lr_bits):
+    from rizzlib.caldera.bits import BitBudget, matrix_bits
+
+    res, mod = layer(m=32, n=64, rank=8, q_bits=q_bits, lr_bits=lr_bits, ft_rank=2)
+    sd = mod.state_dict()
+    code_bits = sum(sd[k].numel() * 16 for k in ("q_codes", "l_codes", "r_codes") if k in sd)
+    float_bits = sum(sd[k].numel() * 8 * sd[k].element_size() for k in ("l_ft", "r_ft"))  # fp32 LoRA directions
+    sign_bits = sd["su"].numel() + sd["sv"].numel()  # stored as floats, one bit of information each
+    scalar_bits = 32 * sd["scales"].numel()
+    budget = BitBudget(q_bits, 8, lr_bits, lr_bits, 2, ft_bits=32, sign_bits=1, scalars=4)
+    assert code_bits + float_bits + sign_bits + scalar_bits == matrix_bits(32, 64, budget)
