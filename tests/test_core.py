@@ -303,6 +303,28 @@ def test_sequence_length_mismatch_says_where():
         grading.compare_with_reference("tok", lambda n: ["a", "b"], lambda n: ["a", "b", "c"], lambda rng: ((1,), {}))
 
 
+def test_assert_check_grades_names_the_answer_and_seed():
+    def check_sq(fn, seed=None):
+        grading.compare_with_reference("square", fn, np.square, _inputs, seed=seed, edge_cases=_square_edges())
+
+    def right(x):
+        return x * x
+
+    def wrong_a(x):
+        return x * 2
+
+    def wrong_b(x):
+        return np.abs(x) * x
+
+    grading.assert_check_grades(check_sq, [right], [wrong_a, wrong_b, _wrong_on_short_inputs], seeds=range(3))
+    with pytest.raises(AssertionError, match="passed the wrong answer right at seed 0"):
+        grading.assert_check_grades(check_sq, [right], [wrong_a, wrong_b, right], seeds=range(3))
+    with pytest.raises(AssertionError, match="failed the right answer wrong_a at seed 0"):
+        grading.assert_check_grades(check_sq, [wrong_a], [wrong_b, wrong_b, wrong_b], seeds=range(3))
+    with pytest.raises(AssertionError, match="at least 3 plausible wrong answers"):
+        grading.assert_check_grades(check_sq, [right], [wrong_a])
+
+
 def test_expect_error():
     def strict(x):
         if x < 0:

@@ -21,6 +21,8 @@ How to write a chapter's check (``rizzlib/<chapter>/checks.py``)::
   starts with ``FAIL``. ``NotImplementedError`` (the blank exercise) propagates unchanged.
 - Property checks (several right answers): :func:`call_student` runs the student's function with
   the same wrapping (exception context, in-place-change detection); then :func:`fail` / :func:`passed`.
+- Tests: ``assert_check_grades(check_x, [right_answers], [>= 3 wrong answers], seeds=range(20))``
+  asserts that every right answer passes and every wrong one fails, on every seed.
 
 A check calls the student's function and ``rizzlib``'s reference on the same inputs and compares
 everything returned, so a constant or a pasted expected value cannot pass. Comparisons are plain
@@ -155,30 +157,34 @@ def _scalar(v: Any) -> str:
 
 def _short_repr(v: Any, limit: int = 80) -> str:
     r = repr(v)
-    if " object at 0x" in r:
-        return type(v).__name__
+    if " at 0x" in r:
+        return getattr(v, "__name__", type(v).__name__)
     return r if len(r) <= limit else r[: limit - 3] + "..."
 
 
 # ------------------------------------------------------------------------------- describing inputs
 
 
-def describe_value(v: Any, limit: int = 24) -> str:
+def describe_value(v: Any, limit: int = 24, nested: bool = False) -> str:
     """A short, readable form of one input: values when small, statistics when large."""
     if _is_torch_module(v):
         n = sum(int(p.numel()) for p in v.parameters())
         return f"{type(v).__name__} ({n:,} parameters)"
     if isinstance(v, np.random.Generator):
         return "a numpy Generator"
+    if callable(v) and not hasattr(v, "__array__"):
+        return getattr(v, "__name__", type(v).__name__)
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        fields = [f"{f.name}={describe_value(getattr(v, f.name), limit=6)}" for f in dataclasses.fields(v)
+        fields = [f"{f.name}={describe_value(getattr(v, f.name), nested=True)}" for f in dataclasses.fields(v)
                   if not callable(getattr(v, f.name)) or _is_torch_module(getattr(v, f.name))]
-        return f"{type(v).__name__}({', '.join(fields)})"
+        return _clip(f"{type(v).__name__}({', '.join(fields)})", 400)
     a = to_numpy(v)
     if isinstance(a, np.ndarray):
         if a.ndim == 0:
             return _scalar(a) if a.dtype.kind in "biufc" else repr(a.item())
         kind = f"{a.dtype} array of shape {a.shape}"
+        if nested:
+            return f"{a.tolist()}" if a.size <= 4 and a.ndim == 1 else f"{a.dtype}{a.shape}"
         if a.size <= limit and a.ndim <= 2 and a.dtype.kind in "biuf":
             body = np.array2string(a, precision=4, separator=", ", max_line_width=100, threshold=limit)
             return body.replace("\n", "\n      ") + f"  ({kind})"
@@ -195,11 +201,20 @@ def describe_value(v: Any, limit: int = 24) -> str:
                     f"mean {float(finite.mean()):.4g}{nonfinite}")
         return kind
     if isinstance(a, dict):
-        inner = ", ".join(f"{k}={describe_value(x, limit=6)}" for k, x in list(a.items())[:6])
-        return "{" + inner + (", ..." if len(a) > 6 else "") + "}"
-    if isinstance(a, (list, tuple)) and len(a) > 12:
-        return f"{type(a).__name__} of {len(a)} items: {_short_repr(list(a[:8]), 70)[:-1]}, ...]"
+        inner = ", ".join(f"{k}={describe_value(x, nested=True)}" for k, x in list(a.items())[:8])
+        return _clip("{" + inner + (", ..." if len(a) > 8 else "") + "}", 400 if not nested else 200)
+    if isinstance(a, (list, tuple)):
+        if all(isinstance(x, (str, int, float, bool)) for x in a) and len(a) > 12:
+            return f"{type(a).__name__} of {len(a)} items: {_short_repr(list(a[:8]), 70)[:-1]}, ...]"
+        if not all(isinstance(x, (str, int, float, bool)) for x in a):
+            inner = ", ".join(describe_value(x, nested=True) for x in a[:8])
+            br = "[]" if isinstance(a, list) else "()"
+            return _clip(br[0] + inner + (", ..." if len(a) > 8 else "") + br[1], 300)
     return _short_repr(a, 100)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
 def _arg_names(fn: Callable[..., Any], n: int) -> list[str]:
@@ -541,3 +556,37 @@ def fail(name: str, message: str, *, case: str = "", inputs: Inputs | None = Non
         raise CheckFailed(f"{FAIL} {name}: {message}")
     shown = describe_inputs(inputs[0], inputs[1], arg_names) if inputs is not None else None
     raise CheckFailed(_message(name, message, case or "-", shown, reproduce))
+
+
+def assert_check_grades(
+    check: Callable[..., None],
+    rights: Sequence[Callable[..., Any]],
+    wrongs: Sequence[Callable[..., Any]],
+    seeds: Sequence[int] = range(20),
+    min_wrongs: int = 3,
+) -> None:
+    """Test helper: every right answer passes ``check`` and every wrong one fails it, on every seed.
+
+    ``check(fn, seed=s)`` is a chapter's check. Raises ``AssertionError`` naming the answer and the
+    seed of the first verdict that is not as expected (a check must fail a wrong answer on every
+    run, not on most). The success lines the check prints are swallowed.
+    """
+    import contextlib
+    import io
+
+    if len(wrongs) < min_wrongs:
+        raise AssertionError(f"{check.__name__}: give at least {min_wrongs} plausible wrong answers; got {len(wrongs)}")
+    for seed in seeds:
+        for right in rights:
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    check(right, seed=seed)
+            except CheckFailed as e:
+                raise AssertionError(f"{check.__name__} failed the right answer {_fn_name(right)} at seed {seed}:\n{e}") from e
+        for wrong in wrongs:
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    check(wrong, seed=seed)
+            except CheckFailed:
+                continue
+            raise AssertionError(f"{check.__name__} passed the wrong answer {_fn_name(wrong)} at seed {seed}")
