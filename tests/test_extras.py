@@ -58,7 +58,9 @@ def test_the_bare_venv_really_lacks_the_frameworks(bare_python):
 
 @pytest.mark.parametrize(
     "package, extra, module",
-    [("rizzlib.jax2d", "jax", "jax"), ("rizzlib.mazes", "torch", "torch"), ("rizzlib.primer", "jax,torch", "jax")],
+    [("rizzlib.jax2d", "jax", "jax"), ("rizzlib.mazes", "torch", "torch"), ("rizzlib.primer", "jax,torch", "jax"),
+     ("rizzlib.kinetix", "jax", "jax"), ("rizzlib.caldera", "caldera", "torch"), ("rizzlib.fbcpr", "fbcpr", "jax"),
+     ("rizzlib.icl", "icl", "torch")],
 )
 def test_chapter_import_without_its_extra_names_the_extra(bare_python, package, extra, module):
     out = _run(bare_python, f"""
@@ -75,7 +77,7 @@ def test_chapter_import_without_its_extra_names_the_extra(bare_python, package, 
     assert package in out.stdout
 
 
-@pytest.mark.parametrize("chapter", ["jax2d", "mazes", "primer"])
+@pytest.mark.parametrize("chapter", ["jax2d", "mazes", "primer", "kinetix", "caldera", "fbcpr", "icl"])
 def test_chapter_package_calls_the_guard_before_its_imports(chapter):
     for init in [ROOT / "rizzlib" / chapter / "__init__.py"]:
         code = [ln for ln in init.read_text().splitlines() if ln.startswith(("from ", "import ", "require_extra("))]
