@@ -134,7 +134,8 @@ def run_one(spec: Spec, args: dict) -> dict:
         final["loss_by_rate"] = {"rate": list(RATES), "loss": mlmu_loss_by_rate(model, test, RATES)}
     every = max(steps // 100, 1)
     loss = np.array(hist.loss)
-    if spec.key.rsplit("/", 1)[0] in args["checkpoint_runs"]:
+    shipped = spec.key.rsplit("/", 1)[0] in args["checkpoint_runs"] and spec.objective in ("mlmu", "ntp")
+    if shipped:  # the ablation never overwrites a shipped model
         _save_checkpoint(model, spec, args, cfg, hist, res, test, time.perf_counter() - t0)
     return {
         **dataclasses.asdict(spec),
