@@ -135,16 +135,17 @@ class SimParams:
             resting on the ground (which approaches it at g dt = 0.16 m/s every step) does not.
         joint_baumgarte: fraction of joint anchor drift / angle error removed per step.
         clip_position: |x|, |y| limit of dynamic bodies, m (static bodies are never moved).
-        clip_velocity: |v| limit per axis, m/s.  clip_angular_velocity: |omega| limit, rad/s.
-            The clips guard a running simulation; ``inf`` switches one off. A scene whose initial
-            values exceed them is rejected by :class:`~rizzlib.jax2d.SceneBuilder`, not clipped.
-
-    Every number is checked on construction (finite, in range; the clips may be ``inf``) and a
-    ValueError names the field; values inside ``jit`` / ``vmap`` are not checked.
+        clip_velocity: |v| limit per axis, m/s.
+        clip_angular_velocity: |omega| limit, rad/s. The clips guard a running simulation; ``inf``
+            switches one off. A scene whose initial values exceed them is rejected by
+            :class:`~rizzlib.jax2d.SceneBuilder`, not clipped.
         base_motor_speed: a motor with ``motor_speed`` 1 and action 1 targets this relative speed, rad/s.
         base_motor_power: a motor with ``motor_power`` 1 can change the relative angular speed by at
             most this many rad/s per second (its torque scales with the joint's axial mass).
         base_thruster_power: force of a thruster with ``power`` 1 and action 1, N.
+
+    Every number is checked on construction (finite, in range; the clips may be ``inf``) and a
+    ValueError names the field; values inside ``jit`` / ``vmap`` are not checked.
     """
 
     dt: float = 1.0 / 60.0
