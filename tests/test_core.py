@@ -345,7 +345,7 @@ def test_glue_writes_myst_nb_output(monkeypatch):
 
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda data, raw, metadata: shown.append((data, metadata)))
-    assert glue_mod.glue("speed", "1.5x") == "1.5x"
+    assert glue_mod.glue("speed", "1.5x") is None  # nothing to echo under the cell
     data, metadata = shown[0]
     assert metadata["scrapbook"] == {"name": "speed", "mime_prefix": glue_mod.GLUE_PREFIX}
     assert data[glue_mod.GLUE_PREFIX + "text/plain"] == "1.5x"

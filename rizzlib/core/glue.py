@@ -12,8 +12,11 @@ from typing import Any
 GLUE_PREFIX = "application/papermill.record/"
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
-    """Record ``value`` under ``name`` for the book; returns ``value`` for chaining."""
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Record ``value`` under ``name`` for the book.
+
+    Returns nothing, so a ``glue(...)`` on a cell's last line does not echo the value under it.
+    """
     from IPython.core.formatters import format_display_data
     from IPython.display import display as ipy_display
 
@@ -24,4 +27,3 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     prefix = "" if display else GLUE_PREFIX
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
     ipy_display({prefix + k: v for k, v in mimebundle.items()}, raw=True, metadata=metadata)
-    return value
