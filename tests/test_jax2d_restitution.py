@@ -70,7 +70,7 @@ def impact_scene(e, ratio, speed):
     sb.add_box((1.0, 2.0), (0.4, 0.4), restitution=e, velocity=(speed, 0.0))
     sb.add_box((1.7, 2.0), (0.4, 0.4), restitution=e, density=ratio)
     sb.add_box((20.0, 20.0), (0.1, 0.1), static=True)
-    sb.add_circle((-8.0, 20.0), R)
+    sb.add_circle((-8.0, 14.0), R)  # parked, inside clip_position (15 m)
     return sb.build()
 
 
