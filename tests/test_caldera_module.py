@@ -62,22 +62,39 @@ def test_kernels_equal_dense_matmul_of_decoded_weight(q_bits):
     assert torch.allclose(fused_matmul_cpu(x, codes, q_bits, 0.3, l, r, tile=7), dense, atol=1e-4)
 
 
-def test_triton_kernel_under_the_interpreter():
+TRITON_SWEEP = r"""
+import torch
+from rizzlib.caldera.kernels import decode_q, triton_matmul
+g = torch.Generator().manual_seed(0)
+cases = 0
+for q_bits in (2, 3, 4):
+    # (m, n, batch, block sizes): tails in every tiled axis, one-row and one-group layers, batch > block
+    for m, n, b, blocks in ((40, 64, 3, {}), (16, 128, 1, {}), (1, 8, 1, {}), (33, 24, 6, dict(block_b=2, block_m=8, block_g=2)), (17, 200, 5, dict(block_g=16))):
+        c1 = torch.randint(-32768, 32768, (m, n // 8), generator=g).to(torch.int16)
+        if q_bits == 2:
+            codes = (c1,)
+        elif q_bits == 4:
+            codes = (c1, torch.randint(-32768, 32768, (m, n // 8), generator=g).to(torch.int16))
+        else:
+            codes = (c1, torch.randint(0, 256, (m, n // 8), generator=g).to(torch.uint8))
+        k = 3 if m > 3 else 0
+        l, r, x = torch.randn(m, k, generator=g), torch.randn(k, n, generator=g), torch.randn(b, n, generator=g)
+        dense = x @ (decode_q(codes, q_bits, 0.5) + l @ r).T
+        got = triton_matmul(x, codes, q_bits, 0.5, l, r, **blocks)
+        assert got.shape == (b, m) and torch.allclose(got, dense, rtol=1e-5, atol=1e-4), (q_bits, m, n, b, float((got - dense).abs().max()))
+        cases += 1
+    if q_bits == 4:  # the stacked (m, n/8, stages) form gives the same result
+        stacked = torch.stack(codes, 2)
+        assert torch.equal(triton_matmul(x, stacked, 4, 0.5, l, r, **blocks), got)
+print("ok", cases)
+"""
+
+
+def test_triton_kernel_under_the_interpreter_every_bit_width():
     pytest.importorskip("triton")
-    code = (
-        "import torch\n"
-        "from rizzlib.caldera.kernels import decode_q, triton_matmul\n"
-        "g = torch.Generator().manual_seed(0)\n"
-        "for m, n, b in ((40, 64, 3), (16, 128, 1)):\n"
-        "    codes = torch.randint(-32768, 32768, (m, n // 8, 1), generator=g).to(torch.int16)\n"
-        "    l, r, x = torch.randn(m, 3, generator=g), torch.randn(3, n, generator=g), torch.randn(b, n, generator=g)\n"
-        "    dense = x @ (decode_q(codes, 2, 0.5) + l @ r).T\n"
-        "    assert torch.allclose(triton_matmul(x, codes, 2, 0.5, l, r), dense, atol=1e-4), 'mismatch'\n"
-        "print('ok')\n"
-    )
     env = {**os.environ, "TRITON_INTERPRET": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-2000:]
+    out = subprocess.run([sys.executable, "-c", TRITON_SWEEP], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0 and "ok 15" in out.stdout, out.stderr[-2000:]
 
 
 def test_gradients_reach_only_the_lora_factors():
@@ -218,10 +235,14 @@ def test_bad_input_is_a_clear_error(tmp_path):
         compress_model(model, {}, "rtn")
     with pytest.raises(ValueError, match="no LoRA"):
         finetune_lora(model, torch.arange(100), 16, 1)
-    with pytest.raises(ValueError, match="q_bits must be 2"):
-        from rizzlib.caldera.kernels import triton_matmul
+    from rizzlib.caldera.kernels import fused_matmul_cpu as fused, triton_matmul
 
-        triton_matmul(torch.zeros(1, 8), torch.zeros(1, 1, 2, dtype=torch.int16), 4, 1.0, None, None)
+    with pytest.raises(ValueError, match="q_bits must be 2, 3 or 4"):
+        triton_matmul(torch.zeros(1, 8), torch.zeros(1, 1, 2, dtype=torch.int16), 5, 1.0, None, None)
+    with pytest.raises(ValueError, match="codes must hold 2 stage"):
+        triton_matmul(torch.zeros(1, 8), torch.zeros(1, 1, 1, dtype=torch.int16), 4, 1.0, None, None)
+    with pytest.raises(ValueError, match="codes must be"):
+        fused(torch.zeros(1, 8), (torch.zeros(1, 1, dtype=torch.int16), torch.zeros(2, 1, dtype=torch.uint8)), 3, 1.0, None, None)
 
 
 @pytest.mark.parametrize("q_bits,lr_bits", [(2, 4), (4, 2), (4, 4)])
