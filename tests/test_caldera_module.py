@@ -235,14 +235,14 @@ def test_bad_input_is_a_clear_error(tmp_path):
         compress_model(model, {}, "rtn")
     with pytest.raises(ValueError, match="no LoRA"):
         finetune_lora(model, torch.arange(100), 16, 1)
-    from rizzlib.caldera.kernels import fused_matmul_cpu as fused, triton_matmul
+    from rizzlib.caldera.kernels import triton_matmul
 
     with pytest.raises(ValueError, match="q_bits must be 2, 3 or 4"):
         triton_matmul(torch.zeros(1, 8), torch.zeros(1, 1, 2, dtype=torch.int16), 5, 1.0, None, None)
     with pytest.raises(ValueError, match="codes must hold 2 stage"):
         triton_matmul(torch.zeros(1, 8), torch.zeros(1, 1, 1, dtype=torch.int16), 4, 1.0, None, None)
     with pytest.raises(ValueError, match="codes must be"):
-        fused(torch.zeros(1, 8), (torch.zeros(1, 1, dtype=torch.int16), torch.zeros(2, 1, dtype=torch.uint8)), 3, 1.0, None, None)
+        fused_matmul_cpu(torch.zeros(1, 8), (torch.zeros(1, 1, dtype=torch.int16), torch.zeros(2, 1, dtype=torch.uint8)), 3, 1.0, None, None)
 
 
 @pytest.mark.parametrize("q_bits,lr_bits", [(2, 4), (4, 2), (4, 4)])
