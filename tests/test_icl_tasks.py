@@ -122,3 +122,30 @@ def test_task_errors_and_chance():
         sample_episode(get_task("arith"), np.random.default_rng(0), 0)
     assert chance_accuracy("keycls") == 1 / 8 and chance_accuracy("arith") == 0.1
     assert len(SRC) == 10
+
+
+@pytest.mark.parametrize("n_terms", [1, 2, 3])
+@pytest.mark.parametrize("n_offsets", [1, 10])
+def test_arith_variants_answers_and_ideal_learner(n_terms, n_offsets):
+    from rizzlib.icl.tasks import OffsetArithTask
+    from rizzlib.icl.train import episode_sequence
+
+    task = OffsetArithTask(n_terms=n_terms, n_offsets=n_offsets)
+    for seed in range(20):
+        ep = sample_episode(task, np.random.default_rng(seed), n_pool=3, n_queries=10)
+        assert 0 <= ep.latent < n_offsets
+        for ex in ep.pool + ep.queries:
+            digits = [int(t) for t in ex.x.split()]
+            assert len(digits) == n_terms and task.is_well_formed(ex)
+            assert int(ex.y) == (sum(digits) + ep.latent) % 10  # brute force of the rule
+        # one demo pins the offset down, so the ideal learner is perfect from 1 shot on
+        assert ideal_predict("arith", ep.pool[:1], [q.x for q in ep.queries]) == [q.y for q in ep.queries]
+    tok = make_tokenizer()
+    ids, mask = episode_sequence("arith", tok, np.random.default_rng(0), 64, task=task)
+    words = tok.convert_ids_to_tokens(ids)
+    first = words.index("→")
+    assert first == 2 + n_terms  # <bos> <arith> then the n_terms digits of the first demo
+    with pytest.raises(ValueError, match="n_offsets"):
+        OffsetArithTask(n_offsets=11)
+    with pytest.raises(ValueError, match="n_terms"):
+        OffsetArithTask(n_terms=0)

@@ -8,6 +8,7 @@ Results are numpy arrays with named axes, seeds last, ready for :mod:`rizzlib.ic
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,7 +19,7 @@ from rizzlib.icl.evaluate import predict_lm, score
 from rizzlib.icl.ideal import covered, ideal_predict
 from rizzlib.icl.noise import inject_noise
 from rizzlib.icl.prompt import synthetic_template
-from rizzlib.icl.select import QUERY_INDEPENDENT, SELECTORS, make_pool, order_demos, select
+from rizzlib.icl.select import ORDERS, QUERY_INDEPENDENT, SELECTORS, make_pool, order_demos, select
 from rizzlib.icl.tasks import VOCAB, Example, get_task, sample_episode
 
 
@@ -130,6 +131,117 @@ def run_selection(
                 ideal_scores[mi, ki, s] = score(task.metric, ideal, ys).mean()
                 cov[mi, ki, s] = float(np.mean(cv))
     return SelectionResult(tuple(methods), tuple(shots), lm_scores, ideal_scores, cov)
+
+
+ORDER_CONDITIONS = ("random", "ascending_sim", "descending_sim", "easy_to_hard")
+"""The orders of the ablation: Baek et al.'s Table 3 (random, ascending and descending similarity to
+the query) and the curriculum order (easy to hard)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderResult:
+    """Scores of the order ablation, shape (orders, shots, seeds) per learner.
+
+    Every order of one (seed, k, query) shows the *same* demonstrations, so differences are due to
+    the order alone. ``set_method`` is the selector that chose them.
+    """
+
+    orders: tuple[str, ...]
+    shots: tuple[int, ...]
+    set_method: str
+    model: np.ndarray | None
+    ideal: np.ndarray
+
+
+def run_order(
+    task_name: str,
+    orders: Sequence[str] = ORDER_CONDITIONS,
+    shots: Sequence[int] = (4, 16, 64),
+    seeds: int = 10,
+    n_pool: int = 256,
+    n_queries: int = 16,
+    set_method: str = "relevance",
+    model=None,
+    tokenizer=None,
+    embedder=None,
+    seed: int = 0,
+) -> OrderResult:
+    """Does the order of the demonstrations matter once many are given? (Baek et al. Table 3.)
+
+    Per seed a fresh episode; per shot count k and query, ``set_method`` chooses k demos (relevance:
+    the query's k nearest; a query-independent method: one set per (seed, k)); each order in
+    ``orders`` (see :func:`~rizzlib.icl.select.order_demos`) arranges that same set, and both
+    learners answer. Difficulty is the task's intrinsic score. Scores use the task's metric.
+    """
+    check_int_range("seeds", seeds, 1, None)
+    if set_method not in SELECTORS:
+        raise ValueError(f"set_method must be among {tuple(SELECTORS)}; got {set_method!r}")
+    for o in orders:
+        if o not in ORDERS:
+            raise ValueError(f"orders must be among {ORDERS}; got {o!r}")
+    if not orders:
+        raise ValueError("orders must name at least one order; got none")
+    task = get_task(task_name)
+    tmpl = synthetic_template(task_name)
+    embedder = embedder or SymbolEmbedder(VOCAB)
+    shape = (len(orders), len(shots), seeds)
+    lm_scores = np.zeros(shape) if model is not None else None
+    ideal_scores = np.zeros(shape)
+    for s in range(seeds):
+        rng = np.random.default_rng([seed, s])
+        ep = sample_episode(task, rng, n_pool=n_pool, n_queries=n_queries)
+        pool = make_pool(ep.pool, embedder, task.difficulty(ep.pool))
+        q_emb = embedder.encode([q.x for q in ep.queries])
+        ys = [q.y for q in ep.queries]
+        for ki, k in enumerate(shots):
+            set_rng = np.random.default_rng([seed, s, ki])
+            fixed = select(set_method, pool, q_emb[0], k, set_rng) if set_method in QUERY_INDEPENDENT else None
+            preds_lm: list[list[str]] = [[] for _ in orders]
+            preds_ideal: list[list[str]] = [[] for _ in orders]
+            for qi, q in enumerate(ep.queries):
+                chosen = fixed if fixed is not None else select(set_method, pool, q_emb[qi], k, set_rng)
+                for oi, order in enumerate(orders):
+                    idx = order_demos(chosen, pool, q_emb[qi], order, np.random.default_rng([seed, s, ki, qi, oi]))
+                    demos = [pool.examples[i] for i in idx]
+                    if model is not None:
+                        preds_lm[oi] += predict_lm(model, tokenizer, tmpl, demos, [q.x])
+                    preds_ideal[oi] += ideal_predict(task_name, demos, [q.x])
+            for oi in range(len(orders)):
+                ideal_scores[oi, ki, s] = score(task.metric, preds_ideal[oi], ys).mean()
+                if model is not None:
+                    lm_scores[oi, ki, s] = score(task.metric, preds_lm[oi], ys).mean()
+    return OrderResult(tuple(orders), tuple(shots), set_method, lm_scores, ideal_scores)
+
+
+def paired_order_test(scores: np.ndarray, orders: Sequence[str], baseline: str = "random", alpha: float = 0.05) -> dict[str, list[bool]]:
+    """Per order and shot count: does it differ significantly (either way) from ``baseline``?
+
+    ``scores`` has shape (orders, shots, seeds); the runs of one seed share demonstrations, so the
+    test is a paired t-test over seeds (two-sided, ``alpha``). Identical runs are not significant.
+    """
+    from scipy import stats
+
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 3 or scores.shape[0] != len(orders):
+        raise ValueError(f"scores must have shape ({len(orders)}, shots, seeds); got {scores.shape}")
+    if baseline not in orders:
+        raise ValueError(f"baseline {baseline!r} must be one of the orders {tuple(orders)}")
+    base = scores[list(orders).index(baseline)]
+    out = {}
+    for oi, name in enumerate(orders):
+        if name == baseline:
+            continue
+        flags = []
+        for a, b in zip(scores[oi], base):
+            d = a - b
+            if np.ptp(d) == 0:
+                flags.append(bool(d[0] != 0 and len(d) > 1))
+                continue
+            with warnings.catch_warnings():  # nearly constant differences: scipy warns, the p-value stands
+                warnings.simplefilter("ignore", RuntimeWarning)
+                flags.append(bool(stats.ttest_rel(a, b).pvalue < alpha))
+        out[name] = flags
+    return out
 
 
 def run_noise(

@@ -5,7 +5,7 @@
   symbol no demo produced.
 * keycls: majority vote over the demos that share the query's key; an unseen key gets the most
   frequent label of all demos.
-* arith: the offset c = (y - a - b) mod 10 by majority vote over the demos (0 without demos).
+* arith: the offset c = (y - sum of the input digits) mod 10 by majority vote over the demos (0 without demos).
 
 Ties in a vote go to the value seen first in the demos.
 """
@@ -53,13 +53,13 @@ def predict_keycls(demos: Sequence[Example], x: str) -> str:
 
 def predict_arith(demos: Sequence[Example], x: str) -> str:
     offsets = []
+    n_terms = len(x.split())
     for ex in demos:
         xs = ex.x.split()
-        if len(xs) == 2 and all(t in DIGITS for t in xs) and ex.y in DIGITS:
-            offsets.append(str((int(ex.y) - int(xs[0]) - int(xs[1])) % 10))
+        if len(xs) == n_terms and all(t in DIGITS for t in xs) and ex.y in DIGITS:
+            offsets.append(str((int(ex.y) - sum(int(t) for t in xs)) % 10))
     c = int(_vote(offsets) or 0)
-    a, b = (int(t) for t in x.split())
-    return str((a + b + c) % 10)
+    return str((sum(int(t) for t in x.split()) + c) % 10)
 
 
 PREDICTORS = {"cipher": predict_cipher, "keycls": predict_keycls, "arith": predict_arith}

@@ -12,7 +12,8 @@
   does not say how the set is chosen; we order a random one, as the spec documents);
 * ``hard``: the k highest difficulties (ties by index), in random order.
 
-Prompt order is a separate step (:func:`order_demos`); the default puts the most similar last.
+Prompt order is a separate step (:func:`order_demos`, the orders of Baek et al.'s Table 3 plus the
+curriculum order); the default puts the most similar last.
 """
 
 from __future__ import annotations
@@ -137,15 +138,28 @@ def select(method: str, pool: Pool, query_emb: np.ndarray, k: int, rng: np.rando
     return SELECTORS[method](pool, query_emb, k, rng)
 
 
+ORDERS = ("as_selected", "random", "ascending_sim", "descending_sim", "easy_to_hard", "hard_to_easy")
+"""Prompt orders of :func:`order_demos`."""
+
+
 def order_demos(indices: np.ndarray, pool: Pool, query_emb: np.ndarray, order: str, rng: np.random.Generator) -> np.ndarray:
-    """Reorder selected indices: ``as_selected``, ``random``, ``ascending_sim`` (most similar last) or
-    ``descending_sim`` (most similar first)."""
-    check_choice("order", order, ("as_selected", "random", "ascending_sim", "descending_sim"))
+    """Reorder selected indices (first = furthest from the query in the prompt).
+
+    ``as_selected``; ``random`` (a permutation from ``rng``); ``ascending_sim`` (most similar to the
+    query last, next to it) or ``descending_sim`` (most similar first); ``easy_to_hard`` (the
+    curriculum order: by ``pool.difficulty``, easiest first) or ``hard_to_easy``. Sorts are stable:
+    ties keep the selection order (reversed for ``descending_sim``).
+    """
+    check_choice("order", order, ORDERS)
     idx = np.asarray(indices)
     if order == "as_selected":
         return idx.copy()
     if order == "random":
         return idx[rng.permutation(len(idx))]
+    if order in ("easy_to_hard", "hard_to_easy"):
+        diff = np.asarray(pool.difficulty, dtype=np.float64)[idx]
+        key = diff if order == "easy_to_hard" else -diff
+        return idx[np.argsort(key, kind="stable")]
     sims = pool.embeddings[idx].astype(np.float64) @ np.asarray(query_emb, dtype=np.float64)
     asc = idx[np.argsort(sims, kind="stable")]
     return asc if order == "ascending_sim" else asc[::-1].copy()

@@ -181,28 +181,38 @@ class KeyClassTask:
 
 
 class OffsetArithTask:
-    """y = (a + b + c) mod 10 with a per-episode offset c (see the module docstring)."""
+    """y = (a + b + c) mod 10 with a per-episode offset c (see the module docstring).
+
+    Args:
+        n_terms: input digits summed (2: ``a b``; 1: ``a`` alone, y = (a + c) mod 10).
+        n_offsets: c is drawn uniformly from ``0 .. n_offsets - 1`` per episode (1: c is always 0,
+            so the rule is plain addition and can be learned in the weights).
+    """
 
     name = "arith"
     metric = "accuracy"
 
+    def __init__(self, n_terms: int = 2, n_offsets: int = 10):
+        check_int_range("n_terms", n_terms, 1, 8)
+        check_int_range("n_offsets", n_offsets, 1, 10)
+        self.n_terms, self.n_offsets = n_terms, n_offsets
+
     def sample_latent(self, rng: np.random.Generator) -> int:
-        return int(rng.integers(10))
+        return int(rng.integers(self.n_offsets))
 
     def sample_example(self, latent: int, rng: np.random.Generator) -> Example:
-        a, b = (int(v) for v in rng.integers(10, size=2))
-        return Example(f"{a} {b}", str((a + b + latent) % 10))
+        digits = [int(v) for v in rng.integers(10, size=self.n_terms)]
+        return Example(" ".join(map(str, digits)), str((sum(digits) + latent) % 10))
 
     def answer(self, x: str, latent: int) -> str:
-        a, b = (int(t) for t in x.split())
-        return str((a + b + latent) % 10)
+        return str((sum(int(t) for t in x.split()) + latent) % 10)
 
     def is_well_formed(self, ex: Example) -> bool:
         xs = ex.x.split()
-        return len(xs) == 2 and all(t in DIGITS for t in xs) and ex.y in DIGITS
+        return len(xs) == self.n_terms and all(t in DIGITS for t in xs) and ex.y in DIGITS
 
     def difficulty(self, pool: Sequence[Example]) -> np.ndarray:
-        """Number of carries when adding a + b (0 or 1): the intrinsic difficulty of the sum."""
+        """Whether adding the input digits carries (0 or 1): the intrinsic difficulty of the sum."""
         return np.array([float(sum(int(t) for t in ex.x.split()) >= 10) for ex in pool])
 
     def symbols(self, x: str) -> set[str]:

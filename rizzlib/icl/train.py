@@ -63,12 +63,15 @@ class TrainConfig:
         check_range("max_minutes", self.max_minutes, 0.0, None)
 
 
-def episode_sequence(task_name: str, tokenizer, rng: np.random.Generator, seq_len: int) -> tuple[list[int], list[int]]:
+def episode_sequence(
+    task_name: str, tokenizer, rng: np.random.Generator, seq_len: int, task=None
+) -> tuple[list[int], list[int]]:
     """One training sequence of ``task_name``: (ids, loss mask) of length <= ``seq_len``.
 
-    The mask is 1 on the tokens to predict (each answer's symbols and its ``;``).
+    The mask is 1 on the tokens to predict (each answer's symbols and its ``;``). ``task`` (optional)
+    is a task object to use instead of ``get_task(task_name)``'s default (e.g. an arith variant).
     """
-    task = get_task(task_name)
+    task = get_task(task_name) if task is None else task
     tmpl = synthetic_template(task_name)
     latent = task.sample_latent(rng)
     ids = [tokenizer.bos_token_id] + list(tokenizer.encode(tmpl.header, add_special_tokens=False))
