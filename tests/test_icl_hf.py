@@ -49,6 +49,121 @@ def local_data(tmp_path_factory):
     return files, {"date_understanding": {"test": str(bbh)}}
 
 
+BANKING = ["activate_my_card", "age_limit", "apple_pay_or_google_pay", "atm_support", "automatic_top_up"]
+EMOTIONS = ["admiration", "amusement", "anger", "annoyance"]
+
+
+@pytest.fixture(scope="module")
+def hub_like_files(tmp_path_factory):
+    """Tiny local parquet files with each hub dataset's schema, written by ``datasets`` itself, so
+    ``ClassLabel`` names travel in the file's metadata as they do in the hub's parquet exports."""
+    from datasets import ClassLabel, Dataset, Features, List, Value
+
+    d = tmp_path_factory.mktemp("hub_like")
+
+    def write(name, rows, features):
+        path = d / f"{name}.parquet"
+        Dataset.from_dict(rows, features=features).to_parquet(str(path))
+        return str(path)
+
+    flores_feats = Features({
+        "id": Value("int32"), "iso_639_3": Value("string"), "iso_15924": Value("string"), "glottocode": Value("string"),
+        "text": Value("string"), "url": Value("string"), "domain": Value("string"), "topic": Value("string"),
+        "has_image": Value("bool"), "has_hyperlink": Value("bool"), "last_updated": Value("string"),
+    })
+    flores = {}
+    for lang, iso, text in (("eng_Latn", "eng", "the cat {i}"), ("bem_Latn", "bem", "imbushi {i}")):
+        for split, n in (("dev", 9), ("devtest", 4)):
+            rows = {
+                "id": list(range(1, n + 1))[::-1], "iso_639_3": [iso] * n, "iso_15924": ["Latn"] * n, "glottocode": ["x"] * n,
+                "text": [text.format(i=i) for i in range(1, n + 1)][::-1], "url": [""] * n, "domain": ["wikinews"] * n,
+                "topic": ["t"] * n, "has_image": [False] * n, "has_hyperlink": [False] * n, "last_updated": ["1"] * n,
+            }
+            flores.setdefault(lang, {})[split] = write(f"flores_{lang}_{split}", rows, flores_feats)
+    bank_feats = Features({"text": Value("string"), "label": ClassLabel(names=BANKING)})
+    banking = {"default": {
+        split: write(f"banking_{split}", {"text": [f"my card question {i}" for i in range(n)], "label": [i % 5 for i in range(n)]}, bank_feats)
+        for split, n in (("train", 12), ("test", 5))
+    }}
+    emo_feats = Features({"text": Value("string"), "labels": List(ClassLabel(names=EMOTIONS)), "id": Value("string")})
+    emo_rows = {"text": ["so funny", "great job", "ugh", "wow", "hm"], "labels": [[1], [0], [2, 3], [0], []], "id": list("abcde")}
+    goemotions = {"simplified": {split: write(f"goemo_{split}", emo_rows, emo_feats) for split in ("train", "test")}}
+    xsum_feats = Features({"document": Value("string"), "summary": Value("string"), "id": Value("string")})
+    xsum = {"default": {
+        split: write(f"xsum_{split}", {
+            "document": [f"The council met on day {i}. It voted on the park. Residents said the park matters." for i in range(n)],
+            "summary": [f"The council voted on the park on day {i}." for i in range(n)],
+            "id": [str(i) for i in range(n)],
+        }, xsum_feats)
+        for split, n in (("validation", 8), ("test", 3))
+    }}
+    return {"flores_eng_bem": flores, "banking77": banking, "goemotions": goemotions, "xsum": xsum}
+
+
+def test_hub_schemas_load_with_label_names(hub_like_files):
+    pool, ev = load_pool_and_eval("flores_eng_bem", data_files=hub_like_files["flores_eng_bem"])
+    assert len(pool) == 9 and len(ev) == 4
+    assert all(e.x.split()[-1] == e.y.split()[-1] for e in pool + ev)  # aligned by id though stored reversed
+    pool, ev = load_pool_and_eval("banking77", data_files=hub_like_files["banking77"])
+    assert [e.y for e in ev] == BANKING  # ClassLabel ids come back as the label names
+    assert len(pool) == 12 and {e.y for e in pool} == set(BANKING)
+    pool, ev = load_pool_and_eval("goemotions", data_files=hub_like_files["goemotions"])
+    assert [(e.x, e.y) for e in ev] == [("so funny", "amusement"), ("great job", "admiration"), ("wow", "admiration")]
+    pool, ev = load_pool_and_eval("xsum", data_files=hub_like_files["xsum"], max_eval=2)
+    assert len(pool) == 8 and len(ev) == 2 and ev[0].y == "The council voted on the park on day 0."
+    assert DATASETS["xsum"].metric == "rougeL"
+    with pytest.raises(ValueError, match="data_files must map config"):
+        load_pool_and_eval("xsum", data_files={"default": {"test": "x.parquet"}})
+
+
+def test_pool_split_is_cut_at_pool_size_with_the_seed(hub_like_files, monkeypatch):
+    import dataclasses
+
+    from rizzlib.icl import hf
+
+    monkeypatch.setitem(hf.DATASETS, "xsum", dataclasses.replace(hf.DATASETS["xsum"], pool_size=3))
+    a, _ = load_pool_and_eval("xsum", data_files=hub_like_files["xsum"], seed=1)
+    b, _ = load_pool_and_eval("xsum", data_files=hub_like_files["xsum"], seed=1)
+    c, _ = load_pool_and_eval("xsum", data_files=hub_like_files["xsum"], seed=2)
+    assert len(a) == 3 and a == b and len({e.x for e in a}) == 3 and a != c
+
+
+OFFLINE_SCRIPT = """
+import json, sys
+from rizzlib.icl.hf import DATASETS, load_lm, load_pool_and_eval
+from rizzlib.icl.evaluate import predict_lm, score
+files = json.loads(sys.argv[2])
+model, tok = load_lm(sys.argv[1], dtype="float32", device="cpu")
+out = {}
+for name, data_files in files.items():
+    pool, ev = load_pool_and_eval(name, data_files=data_files, max_eval=2)
+    spec = DATASETS[name]
+    preds = predict_lm(model, tok, spec.template, pool[:3], [e.x for e in ev], max_new_tokens=4)
+    out[name] = [len(pool), len(ev), score(spec.metric, preds, [e.y for e in ev]).tolist()]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_gpu_path_runs_fully_offline_in_a_fresh_process(saved_model, hub_like_files, tmp_path):
+    """With every Hugging Face offline switch on and an empty cache, the hub-name code path loads the
+    saved tiny model and the local hub-schema files and scores each dataset with its metric."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               HF_HOME=str(tmp_path / "hf_home"), HF_DATASETS_CACHE=str(tmp_path / "ds_cache"), OMP_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, "-c", OFFLINE_SCRIPT, str(saved_model), json.dumps(hub_like_files)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert set(out) == set(hub_like_files)
+    for name, (n_pool, n_eval, scores) in out.items():
+        assert n_pool >= 3 and n_eval == 2 and all(0.0 <= v <= 1.0 for v in scores), name
+
+
 def test_field_maps_are_pure_and_align_by_id():
     src = [{"id": 2, "text": "b"}, {"id": 1, "text": "a"}]
     tgt = [{"id": 1, "text": "A"}, {"id": 2, "text": "B"}]

@@ -1,4 +1,4 @@
-"""Predictions, metrics (exact match, chrF) and significance tests against Random.
+"""Predictions, metrics (exact match, chrF, ROUGE-L) and significance tests against Random.
 
 ``predict_lm`` answers every query after one fixed demonstration block with the prefix cached
 (:mod:`rizzlib.icl.cache`); ``evaluate_shots`` is the accuracy-vs-shots curve of a model and of the
@@ -41,10 +41,19 @@ def chrf(predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
     return np.array([metric.sentence_score(p, [r]).score / 100.0 for p, r in zip(predictions, references)])
 
 
+METRICS = ("accuracy", "chrf", "rougeL")
+"""Metrics of :func:`score`: exact match (classification, reasoning), chrF (translation), ROUGE-L F
+(summarization, :mod:`rizzlib.icl.rouge`)."""
+
+
 def score(metric: str, predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
-    """Per-example scores under ``metric`` (``accuracy`` or ``chrf``)."""
-    check_choice("metric", metric, ("accuracy", "chrf"))
-    return exact_match(predictions, references) if metric == "accuracy" else chrf(predictions, references)
+    """Per-example scores under ``metric`` (one of :data:`METRICS`), each in [0, 1]."""
+    from rizzlib.icl.rouge import rouge_l_f
+
+    check_choice("metric", metric, METRICS)
+    if metric == "accuracy":
+        return exact_match(predictions, references)
+    return chrf(predictions, references) if metric == "chrf" else rouge_l_f(predictions, references)
 
 
 def predict_lm(

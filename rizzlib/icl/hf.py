@@ -31,9 +31,10 @@ class DatasetSpec:
         configs: config names to load (FLORES+ needs the source and the target language).
         pool_split, eval_split: split names (equal: split one set with ``pool_size``, LOFT-style).
         to_examples: ``(rows per config) -> list[Example]``, pure.
-        metric: ``accuracy`` or ``chrf``.
+        metric: ``accuracy``, ``chrf`` or ``rougeL``.
         template: the prompt template (chat-wrapped for instruct models).
-        pool_size: examples kept for the pool when the pool and evaluation share one split.
+        pool_size: examples kept for the pool (shuffled with the seed, then cut); when the pool and
+            evaluation share one split, the rest is the evaluation set. None: the whole split.
     """
 
     hub_id: str
@@ -61,8 +62,21 @@ def bbh_examples(rows_per_config: list[list[dict]]) -> list[Example]:
     return [Example(r["input"], r["target"]) for r in rows_per_config[0]]
 
 
+def summary_examples(document: str = "document", summary: str = "summary"):
+    """Rows with an article field and a summary field -> examples (XSum: ``document``, ``summary``)."""
+
+    def convert(rows_per_config: list[list[dict]]) -> list[Example]:
+        return [Example(r[document], r[summary]) for r in rows_per_config[0]]
+
+    return convert
+
+
 def text_label_examples(label_names: list[str] | None = None, text: str = "text", label: str = "label"):
-    """Rows with a text field and an integer (or list, single-label kept) label -> examples with label names."""
+    """Rows with a text field and a label (or a list of labels: single-label rows kept) -> examples.
+
+    Labels arrive as names when the dataset declares a ``ClassLabel`` (see :func:`load_pool_and_eval`);
+    integer labels are mapped through ``label_names`` when given, else written as digits.
+    """
 
     def convert(rows_per_config: list[list[dict]]) -> list[Example]:
         out = []
@@ -72,7 +86,8 @@ def text_label_examples(label_names: list[str] | None = None, text: str = "text"
                 if len(lab) != 1:
                     continue
                 lab = lab[0]
-            out.append(Example(r[text], label_names[lab] if label_names else str(lab)))
+            name = label_names[lab] if label_names is not None and not isinstance(lab, str) else str(lab)
+            out.append(Example(r[text], name))
         return out
 
     return convert
@@ -103,6 +118,14 @@ CLS_TEMPLATE = Template(
     chat=True,
 )
 
+SUM_TEMPLATE = Template(
+    header="Summarize the article in one sentence. Answer with the summary only.\n\n",
+    demo="Article: {x}\nSummary: {y}\n\n",
+    query="Article: {x}\nSummary:",
+    stop="\n",
+    chat=True,
+)
+
 DATASETS: dict[str, DatasetSpec] = {
     **{
         f"flores_eng_{lang}": DatasetSpec(
@@ -119,12 +142,42 @@ DATASETS: dict[str, DatasetSpec] = {
             "web": "web_of_lies",
         }.items()
     },
-    "banking77": DatasetSpec("PolyAI/banking77", (None,), "train", "test", text_label_examples(), "accuracy", CLS_TEMPLATE),
+    "banking77": DatasetSpec(
+        "PolyAI/banking77", (None,), "train", "test", text_label_examples(), "accuracy", CLS_TEMPLATE, pool_size=385
+    ),
     "goemotions": DatasetSpec(
-        "google-research-datasets/go_emotions", ("simplified",), "train", "test", text_label_examples(label="labels"), "accuracy", CLS_TEMPLATE
+        "google-research-datasets/go_emotions", ("simplified",), "train", "test", text_label_examples(label="labels"), "accuracy",
+        CLS_TEMPLATE, pool_size=500,
+    ),
+    "xsum": DatasetSpec(
+        "EdinburghNLP/xsum", (None,), "validation", "test", summary_examples(), "rougeL", SUM_TEMPLATE, pool_size=1000
     ),
 }
-"""Datasets of the paper by short name (FLORES+ is gated: it needs a Hugging Face token)."""
+"""Datasets of the paper by short name (FLORES+ is gated: it needs a Hugging Face token).
+
+Pool sizes: FLORES+ the 997-sentence ``dev`` split and BBH 150 of its 250 rows (the paper's); Banking77
+385 (LongICLBench's pool, as the paper), GoEmotions 500 and XSum 1,000 (ours: the paper does not give them).
+"""
+
+
+def _rows_with_label_names(ds) -> list[dict]:
+    """The rows of a ``datasets.Dataset`` with every ``ClassLabel`` (or list of them) as its name."""
+    from datasets import ClassLabel
+
+    named = {}
+    for col, feat in ds.features.items():
+        inner = getattr(feat, "feature", None)
+        if isinstance(feat, ClassLabel):
+            named[col] = (feat, False)
+        elif isinstance(inner, ClassLabel) or (isinstance(feat, list) and feat and isinstance(feat[0], ClassLabel)):
+            named[col] = (inner if isinstance(inner, ClassLabel) else feat[0], True)
+    out = []
+    for r in ds:
+        r = dict(r)
+        for col, (feat, is_list) in named.items():
+            r[col] = [feat.int2str(int(v)) for v in r[col]] if is_list else feat.int2str(int(r[col]))
+        out.append(r)
+    return out
 
 
 def load_pool_and_eval(
@@ -134,7 +187,9 @@ def load_pool_and_eval(
 
     ``data_files`` (optional, for offline use and tests) maps each config (``"default"`` for None)
     to ``{split: path}`` of local parquet/jsonl files with the hub schema; otherwise the hub is used.
-    When the pool and evaluation share one split, it is shuffled with ``seed`` and cut at ``pool_size``.
+    When the pool and evaluation share one split, it is shuffled with ``seed`` and cut at ``pool_size``;
+    otherwise a pool split longer than ``pool_size`` is shuffled with ``seed`` and cut. ``ClassLabel``
+    columns come back as label names (the model must read and write names, not ids).
     """
     from datasets import load_dataset
 
@@ -145,12 +200,14 @@ def load_pool_and_eval(
         out = []
         for cfg in spec.configs:
             if data_files is not None:
+                if (cfg or "default") not in data_files or split not in data_files[cfg or "default"]:
+                    raise ValueError(f"data_files must map config {cfg or 'default'!r} to a file for split {split!r}; got {data_files!r}")
                 files = data_files[cfg or "default"]
                 fmt = "parquet" if files[split].endswith(".parquet") else "json"
                 ds = load_dataset(fmt, data_files={split: files[split]}, split=split)
             else:
                 ds = load_dataset(spec.hub_id, cfg, split=split)
-            out.append([dict(r) for r in ds])
+            out.append(_rows_with_label_names(ds))
         return out
 
     if spec.pool_split == spec.eval_split:
@@ -160,6 +217,9 @@ def load_pool_and_eval(
         pool, ev = [every[i] for i in order[:cut]], [every[i] for i in order[cut:]]
     else:
         pool, ev = spec.to_examples(rows(spec.pool_split)), spec.to_examples(rows(spec.eval_split))
+        if spec.pool_size is not None and len(pool) > spec.pool_size:
+            order = np.random.default_rng(seed).permutation(len(pool))[: spec.pool_size]
+            pool = [pool[i] for i in order]
     if max_eval is not None:
         ev = ev[: check_int_range("max_eval", max_eval, 1, None)]
     return pool, ev
