@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rizzlib.core.validate import check_int_range
+from rizzlib.core.validate import check_int_range, check_range
 from rizzlib.icl.embed import SymbolEmbedder
 from rizzlib.icl.evaluate import predict_lm, score
 from rizzlib.icl.ideal import covered, ideal_predict
@@ -271,6 +271,83 @@ def run_noise(
             if model is not None:
                 out["model"][fi, s] = score(task.metric, lm, ys).mean()
     return out
+
+
+INFLATION_CONDITIONS = ("repeated", "distinct")
+
+
+@dataclasses.dataclass(frozen=True)
+class InflationResult:
+    """Scores of the context-inflation experiment, shape (conditions, fractions, seeds) per learner.
+
+    ``fractions`` are the shares of ``window`` tokens the prompt may fill; ``n_demos`` (same shape)
+    counts the demonstrations that fit; ``n_distinct`` is the pool the ``repeated`` condition cycles.
+    """
+
+    conditions: tuple[str, ...]
+    fractions: tuple[float, ...]
+    window: int
+    n_distinct: int
+    n_demos: np.ndarray
+    model: np.ndarray | None
+    ideal: np.ndarray
+
+
+def run_inflation(
+    task_name: str,
+    fractions: Sequence[float] = (0.125, 0.25, 0.5, 0.75, 1.0),
+    window: int = 1024,
+    n_distinct: int = 16,
+    seeds: int = 10,
+    n_queries: int = 16,
+    model=None,
+    tokenizer=None,
+    reserve: int = 6,
+    seed: int = 0,
+) -> InflationResult:
+    """Very long contexts (Baek et al. Fig. 8): fill a share of the window by repeating a small pool.
+
+    Per seed a fresh episode. ``repeated``: the first ``n_distinct`` demos (an i.i.d. draw) cycled
+    in order until ``fraction * window`` tokens are full, as the paper inflates its contexts once the
+    pool is exhausted; ``distinct``: as many *fresh* demos of the same rule at the same length (the
+    control of Agarwal et al.: are repeats worse than new examples?). The two coincide until the
+    pool runs out. Token counts use ``tokenizer`` (default: the synthetic tasks' tokenizer), with
+    ``reserve`` tokens kept for the answer.
+    """
+    from rizzlib.icl.prompt import build_prompt
+    from rizzlib.icl.tasks import make_tokenizer
+
+    check_int_range("seeds", seeds, 1, None)
+    check_int_range("n_distinct", n_distinct, 1, None)
+    check_int_range("window", window, 16, None)
+    for f in fractions:
+        check_range("fractions[i]", f, 0.0, 1.0, low_inclusive=False)
+    task = get_task(task_name)
+    tmpl = synthetic_template(task_name)
+    tok = tokenizer if tokenizer is not None else make_tokenizer()
+    shape = (len(INFLATION_CONDITIONS), len(fractions), seeds)
+    lm_scores = np.zeros(shape) if model is not None else None
+    ideal_scores, n_demos = np.zeros(shape), np.zeros(shape, dtype=np.int64)
+    max_demos = window // 4 + n_distinct  # every synthetic demo takes at least 4 tokens
+    for s in range(seeds):
+        rng = np.random.default_rng([seed, s])
+        ep = sample_episode(task, rng, n_pool=max_demos, n_queries=n_queries)
+        xs, ys = [q.x for q in ep.queries], [q.y for q in ep.queries]
+        longest = max(xs, key=lambda x: len(tok.encode(tmpl.render_query(x), add_special_tokens=False)))
+        sequences = {
+            "repeated": [ep.pool[i % n_distinct] for i in range(max_demos)],
+            "distinct": list(ep.pool),
+        }
+        for ci, cond in enumerate(INFLATION_CONDITIONS):
+            for fi, f in enumerate(fractions):
+                n = build_prompt(tok, tmpl, sequences[cond], longest, max(int(f * window), 1), reserve).n_demos
+                demos = sequences[cond][:n]
+                n_demos[ci, fi, s] = n
+                lm, ideal = _learners(model, tokenizer, task_name, demos, xs)
+                ideal_scores[ci, fi, s] = score(task.metric, ideal, ys).mean()
+                if model is not None:
+                    lm_scores[ci, fi, s] = score(task.metric, lm, ys).mean()
+    return InflationResult(INFLATION_CONDITIONS, tuple(fractions), window, n_distinct, n_demos, lm_scores, ideal_scores)
 
 
 def coverage_complete(task_name: str, demos: Sequence[Example], xs: Sequence[str]) -> np.ndarray:

@@ -25,6 +25,9 @@ class ICLConfig:
         n_candidates: synthetic candidates generated (the paper: 3,000, half kept).
         n_judgements, n_refs: judge calls per candidate and references per call (paper: 30 and 30).
         bench_shots: shot counts of the cache timing.
+        order_shots: shot counts of the order ablation (Table 3), neural and ideal learner.
+        inflate_fractions: shares of the model's window filled in the context-inflation experiment.
+        inflate_distinct: distinct demos cycled to inflate the context.
     """
 
     lm: str = "checkpoint"
@@ -41,10 +44,13 @@ class ICLConfig:
     n_judgements: int = 3
     n_refs: int = 16
     bench_shots: tuple[int, ...] = (16, 64)
+    order_shots: tuple[int, ...] = (4, 16, 64)
+    inflate_fractions: tuple[float, ...] = (0.0625, 0.125, 0.25, 0.5, 0.75, 1.0)
+    inflate_distinct: int = 8
     note: str = ""
 
     def __post_init__(self) -> None:
-        for k in self.shots + self.model_shots + self.bench_shots:
+        for k in self.shots + self.model_shots + self.bench_shots + self.order_shots:
             check_int_range("shots[i]", k, 1, self.n_pool)
         check_int_range("seeds", self.seeds, 2, None)
         check_int_range("n_queries", self.n_queries, 1, None)
@@ -55,12 +61,16 @@ class ICLConfig:
         check_int_range("n_candidates", self.n_candidates, 1, None)
         check_int_range("n_judgements", self.n_judgements, 1, None)
         check_int_range("n_refs", self.n_refs, 1, self.n_originals)
+        for f in self.inflate_fractions:
+            check_range("inflate_fractions[i]", f, 0.0, 1.0, low_inclusive=False)
+        check_int_range("inflate_distinct", self.inflate_distinct, 1, None)
 
 
 PRESETS = Presets(
     smoke=ICLConfig(
         shots=(1, 4, 16, 64), seeds=3, n_pool=128, n_queries=8, model_shots=(16,), noise_fractions=(0.0, 0.25, 0.5, 1.0),
-        n_candidates=16, n_judgements=1, n_refs=8, bench_shots=(16,), note="plumbing only",
+        n_candidates=16, n_judgements=1, n_refs=8, bench_shots=(16,), order_shots=(16,), inflate_fractions=(0.125, 1.0),
+        note="plumbing only",
     ),
     cpu=ICLConfig(note="10 seeds; the neural learner at a few shot counts, the ideal learner everywhere"),
     gpu=ICLConfig(
@@ -77,6 +87,7 @@ PRESETS = Presets(
         n_judgements=30,
         n_refs=30,
         bench_shots=(16, 64, 256, 512),
+        order_shots=(4, 16, 64, 128),
         note="Baek et al.'s settings on a 32K-window open instruct model (3,000 candidates, 30 x 30 judge)",
     ),
 )
