@@ -27,6 +27,7 @@ from rizzlib.caldera.codebooks import ScalarGrid
 from rizzlib.caldera.decompose import CalderaConfig, caldera
 from rizzlib.caldera.ldlq import damp_hessian, ldlq, nearest_rounding
 from rizzlib.caldera.module import LAYOUT_VERSION, CalderaLinear
+from rizzlib.caldera.storage import file_tensors, memory_tensors
 from rizzlib.core.validate import check_choice, check_int_range, check_range
 
 METHODS = ("rtn", "gptq", "caldera")
@@ -175,24 +176,42 @@ def average_bits_of(reports: list[LayerReport], before_ft: bool = False) -> floa
 
 def save_compressed(model: nn.Module, path: str | Path) -> None:
     """Write the whole (partly compressed) model to one safetensors file; the HF config, each
-    CalderaLinear's config and the layout version go in the metadata as JSON."""
+    CalderaLinear's config and the layout version go in the metadata as JSON.
+
+    Compressed layers are written at exactly the bits :func:`compress_model`'s reports count (codes
+    at their widths, signs as bits, LoRA directions in fp16: :mod:`~rizzlib.caldera.storage`);
+    everything else (embeddings, norms, lm_head) as it is in memory.
+    """
     from safetensors.torch import save_file
 
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     layers = {}
     for bi, block in enumerate(decoder_blocks(model)):
         for name, mod in block.named_modules():
             if isinstance(mod, CalderaLinear):
-                layers[f"{bi}.{name}"] = {"in": mod.in_features, "out": mod.out_features, "bias": mod.bias is not None, "cfg": dataclasses.asdict(mod.cfg)}
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+                prefix = _state_prefix(model, mod)
+                local = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+                stored, signs = file_tensors(local)
+                state.update({prefix + k: v.contiguous() for k, v in stored.items()})
+                layers[f"{bi}.{name}"] = {"in": mod.in_features, "out": mod.out_features, "bias": mod.bias is not None,
+                                          "cfg": dataclasses.asdict(mod.cfg), "prefix": prefix, "signs": signs}  # fmt: skip
     if getattr(model.config, "tie_word_embeddings", False):
         state.pop("lm_head.weight", None)
     meta = {"hf_config": model.config.to_json_string(), "layers": json.dumps(layers), "layout_version": str(LAYOUT_VERSION)}
     save_file(state, str(path), metadata=meta)
 
 
+def _state_prefix(model: nn.Module, target: nn.Module) -> str:
+    """The ``state_dict`` key prefix of submodule ``target`` (``"model.layers.0.self_attn.q_proj."``)."""
+    for name, mod in model.named_modules():
+        if mod is target:
+            return name + "."
+    raise ValueError("target must be a submodule of model")
+
+
 def load_compressed(path: str | Path) -> nn.Module:
     """Rebuild the architecture from the saved HF config, swap in empty CalderaLinear modules where
-    the file says, and load every tensor (strict)."""
+    the file says, widen signs and LoRA directions back to fp32, and load every tensor (strict)."""
     from safetensors import safe_open
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -208,6 +227,13 @@ def load_compressed(path: str | Path) -> nn.Module:
     for key, spec in json.loads(meta["layers"]).items():
         bi, name = key.split(".", 1)
         _set_child(blocks[int(bi)], name, CalderaLinear(spec["in"], spec["out"], CalderaConfig(**spec["cfg"]), spec["bias"]))
+        prefix = spec["prefix"]
+        local = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        try:
+            widened = memory_tensors(local, {"su": spec["in"], "sv": spec["out"]}, spec["signs"])
+        except (KeyError, ValueError) as e:
+            raise ValueError(f"path does not hold a valid layer {key!r}: {e}") from e
+        state.update({prefix + k: v for k, v in widened.items()})
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not (k == "lm_head.weight" and getattr(hf_cfg, "tie_word_embeddings", False))]
     if missing or unexpected:
