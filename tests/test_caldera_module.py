@@ -205,28 +205,6 @@ def test_gpu_preset_builds_and_compresses_one_layer_on_cpu():
     assert torch.allclose(mod(x[:3]), x[:3] @ res.reconstruct().T, atol=1e-3)
 
 
-def test_from_pretrained_path_on_a_tiny_random_model(tmp_path):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    from rizzlib.caldera.hf import load_causal_lm, text_tokens
-
-    model = build_lm(TINY, seed=4)
-    model.save_pretrained(tmp_path)
-    vocab = {chr(i): i - 32 for i in range(32, 127)}
-    vocab["[UNK]"] = 95
-    tk = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tk.pre_tokenizer = pre_tokenizers.Split("", "isolated")
-    PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="[UNK]").save_pretrained(tmp_path)
-    loaded, tok = load_causal_lm(str(tmp_path))
-    ids = text_tokens(tok, "def f(x): return x")
-    assert ids.shape == (18,)
-    with torch.no_grad():
-        assert torch.allclose(loaded(input_ids=ids[None]).logits, model(input_ids=ids[None]).logits, atol=1e-6)
-    with pytest.raises(OSError, match="could not be loaded"):
-        load_causal_lm(str(tmp_path / "missing"))
-
-
 def test_bad_input_is_a_clear_error(tmp_path):
     model = build_lm(TINY, seed=5)
     with pytest.raises(ValueError, match="method"):

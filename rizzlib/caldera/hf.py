@@ -33,12 +33,19 @@ def text_tokens(tokenizer, text: str) -> torch.Tensor:
     return torch.tensor(ids, dtype=torch.long)
 
 
-def wikitext2_text(split: str = "test") -> str:
-    """WikiText-2 (raw) ``split`` joined with blank lines, as the perplexity scripts do."""
+def wikitext2_text(split: str = "test", path: str = "wikitext", name: str = "wikitext-2-raw-v1", cache_dir: str | None = None) -> str:
+    """WikiText-2 (raw) ``split`` joined with blank lines, as the perplexity scripts do.
+
+    ``path`` / ``name`` go to ``datasets.load_dataset``: the hub dataset by default, or a local folder
+    laid out like the hub repo (``{name}/{split}-*.parquet`` files with one string column ``text``
+    and a README whose ``configs`` list maps each split to its files).
+    """
     check_choice("split", split, ("train", "validation", "test"))
     try:
         import datasets
     except ImportError as e:
         raise ModuleNotFoundError("wikitext2_text needs `pip install datasets` and the network", name="datasets") from e
-    ds = datasets.load_dataset("wikitext", "wikitext-2-raw-v1", split=split)
+    ds = datasets.load_dataset(path, name, split=split, cache_dir=cache_dir)
+    if "text" not in ds.column_names:
+        raise ValueError(f"path {path!r} must hold WikiText's schema (a string column 'text'); got columns {ds.column_names}")
     return "\n\n".join(ds["text"])

@@ -19,6 +19,8 @@ class ChapterConfig:
 
     model: str = "stdlib"
     """``"stdlib"`` (the shipped checkpoint) or a Hugging Face model name for ``from_pretrained``."""
+    dataset: str = "wikitext"
+    """``gpu`` only: where ``datasets.load_dataset`` finds WikiText-2 (the hub name or a local copy)."""
     ctx: int = 128
     calib_windows: int = 64
     eval_windows: int = 64

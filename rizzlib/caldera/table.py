@@ -31,7 +31,8 @@ PAPER_LLAMA2_7B = [
 
 def chapter_data(cfg: ChapterConfig) -> dict:
     """The model and token windows of a run: the shipped stdlib LM and its corpus split, or (``gpu``)
-    ``cfg.model`` by name with WikiText-2 train (calibration, LoRA) and test (held-out) text."""
+    ``cfg.model`` by name (``from_pretrained``) with WikiText-2 from ``cfg.dataset``: train text for
+    calibration and LoRA, test text held out."""
     if cfg.model == "stdlib":
         base, lm_cfg, _ = load_lm()
         corpus = stdlib_corpus(0)
@@ -41,7 +42,8 @@ def chapter_data(cfg: ChapterConfig) -> dict:
 
         base, tok = load_causal_lm(cfg.model)
         ctx = cfg.ctx
-        train, test_t = text_tokens(tok, wikitext2_text("train")), text_tokens(tok, wikitext2_text("test"))
+        train = text_tokens(tok, wikitext2_text("train", cfg.dataset))
+        test_t = text_tokens(tok, wikitext2_text("test", cfg.dataset))
         calib_t = train
     gen = torch.Generator().manual_seed(0)
     starts = torch.randint(0, calib_t.numel() - ctx, (cfg.calib_windows,), generator=gen) if cfg.model != "stdlib" else None
