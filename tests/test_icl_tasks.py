@@ -149,3 +149,21 @@ def test_arith_variants_answers_and_ideal_learner(n_terms, n_offsets):
         OffsetArithTask(n_offsets=11)
     with pytest.raises(ValueError, match="n_terms"):
         OffsetArithTask(n_terms=0)
+
+
+def test_answer_token_loss_of_a_uniform_model_is_ln_vocab():
+    import math
+
+    import torch
+
+    from rizzlib.icl.toy import tiny_llama
+    from rizzlib.icl.train import answer_token_loss
+
+    tok = make_tokenizer()
+    model = tiny_llama(len(tok), seed=0)
+    with torch.no_grad():
+        model.lm_head.weight.zero_()  # every logit 0: uniform over the vocabulary
+    loss = answer_token_loss(model, tok, "arith", np.random.default_rng(0), n_seqs=2, seq_len=64)
+    assert loss == pytest.approx(math.log(len(tok)), abs=1e-5)
+    with pytest.raises(ValueError, match="n_seqs"):
+        answer_token_loss(model, tok, "arith", np.random.default_rng(0), n_seqs=0)

@@ -153,3 +153,24 @@ def train(model, tokenizer, cfg: TrainConfig, progress: bool = True, callback=No
             break
     model.eval()
     return {"loss": losses, "steps": done, "wall_s": time.perf_counter() - start}
+
+
+@torch.no_grad()
+def answer_token_loss(model, tokenizer, task_name: str, rng: np.random.Generator, n_seqs: int = 8, seq_len: int = 512, task=None) -> float:
+    """Mean cross-entropy (nats) of the answer symbols (not the ``;``) over ``n_seqs`` fresh episodes.
+
+    A learner that ignores the context and guesses uniformly among m answers scores ln m
+    (ln 10 = 2.303 for arith's digits).
+    """
+    check_int_range("n_seqs", n_seqs, 1, None)
+    stop = tokenizer.convert_tokens_to_ids(";")
+    total, count = 0.0, 0
+    for _ in range(n_seqs):
+        ids, mask = episode_sequence(task_name, tokenizer, rng, seq_len, task=task)
+        x = torch.tensor([ids])
+        logits = model(input_ids=x[:, :-1], use_cache=False).logits[0]
+        ce = torch.nn.functional.cross_entropy(logits, x[0, 1:], reduction="none")
+        keep = torch.tensor(mask[1:], dtype=torch.bool) & (x[0, 1:] != stop)
+        total += float(ce[keep].sum())
+        count += int(keep.sum())
+    return total / max(count, 1)
