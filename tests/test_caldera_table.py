@@ -52,15 +52,38 @@ def test_peer_verdicts_follow_the_numbers():
     assert "has higher perplexity" in peer_verdicts(rows(5.5, 5.4), peer)[0]
 
 
-@pytest.mark.slow  # optimum-quanto's first run on a fresh machine took minutes here
-def test_quanto_rows_on_a_tiny_model():
+def test_torch_unpack_matches_the_bit_layout():
+    from rizzlib.caldera.table import _TorchUnpack
+
+    g = torch.Generator().manual_seed(0)
+    for bits in (2, 4):
+        packed = torch.randint(0, 256, (6, 5), generator=g).to(torch.uint8)
+        out = _TorchUnpack.unpack(packed, bits)
+        per = 8 // bits
+        assert out.shape == (6 * per, 5) and out.dtype == torch.uint8
+        for i in range(per):  # chunk i holds bits [b i, b i + b) of every byte, brute force per entry
+            want = [[(int(v) // 2 ** (bits * i)) % 2**bits for v in row] for row in packed.tolist()]
+            assert out[6 * i : 6 * (i + 1)].tolist() == want
+
+
+def test_quanto_rows_on_a_tiny_model(monkeypatch):
+    """The peer rows without quanto's C++ build (our torch unpack), and equal to the built extension's
+    rows where that build exists on this machine."""
     pytest.importorskip("optimum.quanto")
+    from optimum.quanto.library.extensions import get_extension
+
     from rizzlib.caldera.data import windows
     from rizzlib.caldera.presets import ChapterConfig
-    from rizzlib.caldera.table import quanto_rows
+    from rizzlib.caldera.table import _TorchUnpack, quanto_rows, quanto_unpack_backend
 
+    ext = get_extension("quanto_cpp")
     model = build_lm(LMConfig(d_model=128, n_layers=1, n_heads=2, d_ff=256, ctx=16))
     test = windows(torch.randint(0, 256, (160,), generator=torch.Generator().manual_seed(0)), 16)
+    monkeypatch.setattr(ext, "_lib", _TorchUnpack)
     out = quanto_rows(ChapterConfig(), {"model": model, "test": test})
     assert [r["bits"] for r in out] == [2 + 64 / 128, 4 + 64 / 128]
-    assert all(r["ppl"] > 1 for r in out)
+    assert all(r["ppl"] > 1 and r["unpack"] == "torch" for r in out)
+    monkeypatch.setattr(ext, "_lib", None)
+    if quanto_unpack_backend() == "c++":  # the extension is built here: same perplexities
+        built = quanto_rows(ChapterConfig(), {"model": model, "test": test})
+        assert [r["ppl"] for r in built] == [r["ppl"] for r in out]

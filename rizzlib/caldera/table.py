@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
+from pathlib import Path
 
 import torch
 
@@ -92,18 +93,50 @@ def whole_model_table(cfg: ChapterConfig, data: dict | None = None, progress: bo
     return rows
 
 
+class _TorchUnpack:
+    """Stands in for optimum-quanto's C++ ``unpack`` (b-bit values packed in uint8, value i of a byte
+    at bits b*i..b*i+b-1, the unpacked chunks concatenated along dim 0): the same values, in torch."""
+
+    @staticmethod
+    def unpack(packed: torch.Tensor, bits: int) -> torch.Tensor:
+        mask = (1 << bits) - 1
+        return torch.cat([(packed >> (bits * i)) & mask for i in range(8 // bits)]).to(torch.uint8)
+
+
+def quanto_unpack_backend() -> str:
+    """Make optimum-quanto's CPU ``unpack`` usable without a build; returns ``"c++"`` or ``"torch"``.
+
+    quanto compiles its C++ unpack extension with ninja the first time a packed int2/int4 weight is
+    used on the CPU (six minutes on our 2 busy cores, once per install). When that build is not there
+    yet, we hand quanto :class:`_TorchUnpack` instead (same values; tested against the built
+    extension), so a fresh install runs the peer rows in seconds.
+    """
+    from optimum.quanto.library.extensions import get_extension
+
+    ext = get_extension("quanto_cpp")
+    if isinstance(ext._lib, type) and ext._lib is _TorchUnpack:
+        return "torch"
+    version = Path(ext.build_directory) / "pytorch_version.txt"
+    built = version.is_file() and version.read_text().strip() == torch.__version__ and any(Path(ext.build_directory).glob("quanto_cpp*.so"))
+    if ext._lib is None and not built:
+        ext._lib = _TorchUnpack  # quanto loads its extension lazily through this attribute
+        return "torch"
+    return "c++"
+
+
 def quanto_rows(cfg: ChapterConfig, data: dict | None = None, bits: tuple[int, ...] = (2, 4)) -> list[dict]:
     """The peer a user would pick instead: ``optimum-quanto`` weight-only int2/int4 (affine, groups of
     128 along the input, data-free) on the same decoder-block linears, same held-out windows.
 
     Bits are counted from what quanto stores: b per weight plus a scale and a shift per group, in the
-    model's dtype (fp32 here).
+    model's dtype (fp32 here). Seconds are quantize + freeze (no calibration to collect).
     """
     from optimum.quanto import freeze, qint2, qint4, quantize
 
     from rizzlib.caldera.compress import block_linears, decoder_blocks
 
     torch.set_num_threads(cfg.threads)
+    backend = quanto_unpack_backend()
     data = data or chapter_data(cfg)
     qtypes = {2: qint2, 4: qint4}
     rows = []
@@ -123,7 +156,8 @@ def quanto_rows(cfg: ChapterConfig, data: dict | None = None, bits: tuple[int, .
                 params += w.numel()
                 stored += b * w.numel() + (w._scale.numel() + w._shift.numel()) * w._scale.element_size() * 8
         rows.append({"method": f"optimum-quanto int{b} (group 128, no calibration)", "bits": stored / params,
-                     "ppl": perplexity(model, data["test"]), "seconds": sec, "mean_layer_error": float("nan")})  # fmt: skip
+                     "ppl": perplexity(model, data["test"]), "seconds": sec, "mean_layer_error": float("nan"),
+                     "unpack": backend})  # fmt: skip
     return rows
 
 
