@@ -93,7 +93,13 @@ def main(argv=None) -> int:
     ap.add_argument("--curve-levels", type=int, default=None, help="held-out levels of the training curve")
     ap.add_argument("--eval-every", type=int, default=None)
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--skip-untrained", action="store_true",
+                    help="skip the untrained/no-op/random evaluation (a second process training another method)")
+    ap.add_argument("--merge-from", type=Path, default=None,
+                    help="only merge the methods of another run's results.json and checkpoints into --out, and rewrite the README")
     args = ap.parse_args(argv)
+    if args.merge_from:
+        return _merge(args.out, args.merge_from)
     cfg = preset(args.scale)
     if args.updates:
         cfg = dataclasses.replace(cfg, num_updates=args.updates)
@@ -118,9 +124,13 @@ def main(argv=None) -> int:
                "config": dataclasses.asdict(cfg), "eval_attempts": attempts, "eval_key": EVAL_KEY,
                "eval_seed": cfg.seed + EVAL_SEED, "methods": {}}
     results["final_levels"] = n_final
-    results["untrained"] = evaluate_all(cfg, _untrained(cfg, pool), sets, names, attempts)
-    print("untrained", {k: np.mean(v.get("random", 0)) for k, v in results["untrained"].items() if k != "names"},
-          flush=True)
+    if args.skip_untrained:
+        results["untrained"] = None
+    else:
+        results["untrained"] = evaluate_all(cfg, _untrained(cfg, pool), sets, names, attempts)
+    if results["untrained"] is not None:
+        print("untrained", {k: np.mean(v.get("random", 0)) for k, v in results["untrained"].items() if k != "names"},
+              flush=True)
     for method in args.methods.split(","):
         budget = args.minutes * 60 if args.minutes else None
         res = _train_with_budget(cfg, method, pool, ev, budget)
@@ -137,7 +147,26 @@ def main(argv=None) -> int:
         with open(args.out / "results.json", "w") as f:
             json.dump(results, f)
         print(method, "held-out solve", np.mean(evals["held_out"]["agent"]), flush=True)
-    _write_readme(args.out, results)
+    if results["untrained"] is not None:
+        _write_readme(args.out, results)
+    return 0
+
+
+def _merge(out: Path, other: Path) -> int:
+    """Two methods trained in two processes (same config, same seed): one results.json and README."""
+    import shutil
+
+    mine, theirs = (json.loads((d / "results.json").read_text()) for d in (out, other))
+    same = ("config", "eval_attempts", "eval_key", "eval_seed", "final_levels")
+    bad = [k for k in same if mine[k] != theirs[k]]
+    if bad:
+        raise ValueError(f"--merge-from: runs differ in {bad}; only runs of one configuration can be merged")
+    for method, rec in theirs["methods"].items():
+        mine["methods"][method] = rec
+        shutil.copyfile(other / f"{method}.safetensors", out / f"{method}.safetensors")
+    mine["command"] = [mine["command"], theirs["command"]] if isinstance(mine["command"], str) else mine["command"]
+    (out / "results.json").write_text(json.dumps(mine))
+    _write_readme(out, mine)
     return 0
 
 
@@ -156,7 +185,9 @@ def _train_with_budget(cfg, method, pool, ev, budget):
 def _write_readme(out: Path, results: dict) -> None:
     lines = ["# Shipped Kinetix generalists (chapter 1b)", "",
              "Written by `scripts/kinetix_train.py`; reproduced by `tests/test_kinetix_checkpoint.py`.", "",
-             f"Command: `{results['command']}` (run under `nice -n 19` with single-threaded XLA on a shared 2-core CPU).", "",
+             "Commands (one process per method when two are listed; merged with `--merge-from`), single-threaded XLA"
+             " on a 2-core CPU shared with other jobs:", "",
+             *[f"    {c}" for c in ([results["command"]] if isinstance(results["command"], str) else results["command"])], "",
              "| method | updates | env steps | wall time | held-out random S solve | our S levels | paper S levels |",
              "|---|---|---|---|---|---|---|"]
     for m, r in results["methods"].items():
