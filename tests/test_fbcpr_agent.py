@@ -192,18 +192,20 @@ def test_td3_oracle_runs():
 
 
 @pytest.mark.slow
-def test_gpu_preset_builds_and_takes_one_update_on_cpu(motions):
+def test_gpu_preset_agent_takes_one_update_on_cpu():
+    """The gpu preset's networks (walker sizes: obs 17, action 6) take one jitted update; the full
+    loop with the MJX walker is tests/test_fbcpr_walker.py."""
     cfg = presets.preset("gpu")
-    assert cfg.width == 1024 and cfg.z_dim == 100 and cfg.q_loss_coef == 0.1
+    assert cfg.width == 1024 and cfg.z_dim == 100 and cfg.q_loss_coef == 0.1 and cfg.env == "walker"
     ag = make_agent(cfg)
     st = ag.init(jax.random.key(0))
     n = cfg.batch
     rng = np.random.default_rng(0)
     z = rng.normal(size=(n, cfg.z_dim))
     z = np.sqrt(cfg.z_dim) * z / np.linalg.norm(z, axis=-1, keepdims=True)
-    on = Transitions(*(jnp.asarray(a, jnp.float32) for a in (rng.uniform(-1, 1, (n, 4)), rng.uniform(-1, 1, (n, 2)),
-                                                              rng.uniform(-1, 1, (n, 4)), z, np.zeros(n))))
-    segs = jnp.asarray(motions.observations[rng.integers(0, 20, n // cfg.seq_len), :cfg.seq_len + 1])
+    on = Transitions(*(jnp.asarray(a, jnp.float32) for a in (rng.normal(size=(n, 17)), rng.uniform(-1, 1, (n, 6)),
+                                                              rng.normal(size=(n, 17)), z, np.zeros(n))))
+    segs = jnp.asarray(rng.normal(size=(n // cfg.seq_len, cfg.seq_len + 1, 17)), jnp.float32)
     st2, m = jax.jit(ag.update)(st, on, segs, jax.random.key(1))
     assert int(st2.step) == 1 and all(np.isfinite(float(v)) for v in m.values())
 

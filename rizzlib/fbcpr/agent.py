@@ -18,7 +18,7 @@ from flax import struct
 
 from rizzlib.fbcpr import losses
 from rizzlib.fbcpr.buffer import Transitions, ZBuffer, zbuffer_add, zbuffer_init
-from rizzlib.fbcpr.env import ACTION_DIM, OBS_DIM
+from rizzlib.fbcpr.envs import get_env
 from rizzlib.fbcpr.networks import Actor, BackwardMap, Critic, Discriminator, ForwardMap, project
 from rizzlib.fbcpr.presets import FBCPRConfig
 
@@ -48,11 +48,11 @@ class Agent:
     update: Callable
 
     def backward(self, params: dict, s: jax.Array) -> jax.Array:
-        """B(s): ``(n, 4) -> (n, d)``, rows of norm √d."""
+        """B(s): ``(n, obs_dim) -> (n, d)``, rows of norm √d."""
         return self.nets["b"].apply({"params": params["b"]}, s)
 
     def act(self, params: dict, s: jax.Array, z: jax.Array) -> jax.Array:
-        """Deterministic mean action μ(s, z): ``(n, 4), (n, d) -> (n, 2)``."""
+        """Deterministic mean action μ(s, z): ``(n, obs_dim), (n, d) -> (n, action_dim)``."""
         return self.nets["actor"].apply({"params": params["actor"]}, s, z)
 
 
@@ -62,7 +62,7 @@ def sample_sphere(key: jax.Array, n: int, d: int) -> jax.Array:
 
 
 def encode_segments(backward: Callable, segments: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Trajectory encoder (spec §3.1): ``segments (m, L+1, 4)`` -> states ``(m·L, 4)`` o_t..o_{t+L−1}
+    """Trajectory encoder (spec §3.1): ``segments (m, L+1, k)`` -> states ``(m·L, k)`` o_t..o_{t+L−1}
     and their z ``(m·L, d)`` = proj(mean_l B(o_{t+l})), l = 1..L, repeated for each state."""
     m, l1, _ = segments.shape
     b = backward(segments[:, 1:].reshape(m * (l1 - 1), -1)).reshape(m, l1 - 1, -1)
@@ -92,8 +92,11 @@ def polyak(target, online, tau: float):
 
 
 def make_agent(cfg: FBCPRConfig) -> Agent:
-    """Build the networks, optimisers and the ``init`` / ``update`` functions of ``cfg``."""
+    """Build the networks, optimisers and the ``init`` / ``update`` functions of ``cfg`` (observation
+    and action sizes from ``cfg.env``)."""
     d = cfg.z_dim
+    spec = get_env(cfg.env)
+    OBS_DIM, ACTION_DIM = spec.obs_dim, spec.action_dim  # noqa: N806
     nets = {
         "f": ForwardMap(cfg.width, cfg.trunk, d, cfg.heads),
         "b": BackwardMap(cfg.b_width, cfg.b_layers, d),

@@ -159,29 +159,35 @@ def make_dataset(n_motions: int, motion_len: int, seed: int = 0, action_noise: f
     return MotionDataset(np.asarray(obs), kinds.astype(np.int32), np.asarray(actions))
 
 
-def check_observation_dataset(name: str, data) -> np.ndarray:
-    """The observation array of ``data`` (a MotionDataset or an array (M, T+1, 4)), or a clear error.
+def check_observation_dataset(name: str, data, obs_dim: int = env.OBS_DIM, action_dim: int = env.ACTION_DIM) -> np.ndarray:
+    """The observation array of ``data`` (a MotionDataset or an array (M, T+1, obs_dim)), or a clear error.
 
     Rejects an empty dataset and anything carrying actions (a dict/object with an ``actions`` field,
-    or a last dimension of 6 = observation + action)."""
-    if isinstance(data, MotionDataset):
+    or a last dimension of obs_dim + action_dim). ``obs_dim`` / ``action_dim`` default to the point
+    mass's (4, 2)."""
+    if isinstance(data, MotionDataset) and obs_dim == env.OBS_DIM:
         return data.observations
     if isinstance(data, dict) or hasattr(data, "actions"):
         raise ValueError(
             f"{name} must hold observations only (FB-CPR's dataset is unlabeled); got {type(data).__name__} "
-            "with actions; pass MotionDataset or an observation array (motions, steps, 4)"
+            f"with actions; pass MotionDataset or an observation array (motions, steps, {obs_dim})"
         )
-    obs = np.asarray(data)
+    obs = np.asarray(data.observations if isinstance(data, MotionDataset) else data)
     if obs.size == 0:
         raise ValueError(f"{name} is empty; FB-CPR needs >= 1 motion of >= 2 observations")
-    return MotionDataset(obs, np.zeros(obs.shape[0] if obs.ndim else 0, np.int32)).observations
+    if obs_dim == env.OBS_DIM:
+        return MotionDataset(obs, np.zeros(obs.shape[0] if obs.ndim else 0, np.int32)).observations
+    if obs.ndim != 3 or obs.shape[2] != obs_dim or obs.shape[1] < 2:
+        hint = " (it looks like actions were appended)" if obs.ndim == 3 and obs.shape[2] == obs_dim + action_dim else ""
+        raise ValueError(f"{name} must have shape (motions, steps >= 2, {obs_dim}); got {obs.shape}{hint}")
+    return obs
 
 
 def sample_segments(key: jax.Array, observations: jax.Array, n_segments: int, seq_len: int) -> jax.Array:
     """``n_segments`` windows of ``seq_len + 1`` consecutive observations, each inside one motion.
 
-    ``observations (M, T+1, 4)``; motions uniform, start uniform in ``[0, T + 1 - seq_len - 1]``
-    (room for the +1 next-observation offset). Returns ``(n_segments, seq_len + 1, 4)``."""
+    ``observations (M, T+1, k)``; motions uniform, start uniform in ``[0, T + 1 - seq_len - 1]``
+    (room for the +1 next-observation offset). Returns ``(n_segments, seq_len + 1, k)``."""
     m, t1, _ = observations.shape
     if seq_len + 1 > t1:
         raise ValueError(f"seq_len + 1 must be <= steps per motion ({t1}); got seq_len={seq_len}")

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rizzlib.fbcpr import env, infer, tasks
+from rizzlib.fbcpr.envs import get_env
 
 
 def act(agent, params: dict, obs, z) -> np.ndarray:
@@ -26,35 +27,40 @@ def act(agent, params: dict, obs, z) -> np.ndarray:
 
 @functools.partial(jax.jit, static_argnums=0)
 def rollout(agent, params: dict, starts: jax.Array, zs: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Deterministic rollouts from ``starts (N, 4)`` with per-step z's ``zs (T, N, d)``.
-    Returns states ``(N, T + 1, 4)`` and actions ``(N, T, 2)``."""
+    """Deterministic rollouts in ``agent.cfg.env`` from states ``starts (N, state_dim)`` with per-step
+    z's ``zs (T, N, d)``. Returns observations ``(N, T + 1, obs_dim)`` (for the point mass, the
+    states) and actions ``(N, T, action_dim)``."""
+    spec = get_env(agent.cfg.env)
 
     def body(s, z):
-        a = agent.act(params, s, z)
-        s2 = env.step_batch(s, a)
-        return s2, (s2, a)
+        a = agent.act(params, spec.observe(s), z)
+        s2 = spec.step(s, a)
+        return s2, (spec.observe(s2), a)
 
-    _, (states, actions) = jax.lax.scan(body, starts, zs)
-    return jnp.concatenate([starts[:, None], jnp.swapaxes(states, 0, 1)], 1), jnp.swapaxes(actions, 0, 1)
+    _, (obs, actions) = jax.lax.scan(body, starts, zs)
+    return jnp.concatenate([spec.observe(starts)[:, None], jnp.swapaxes(obs, 0, 1)], 1), jnp.swapaxes(actions, 0, 1)
 
 
 def reward_prompt(agent, params: dict, task: str, inference_states, weighted: bool = False) -> jax.Array:
-    """z for one reward task from ``inference_states (N, 4)`` (replay next states)."""
+    """z for one reward task from ``inference_states (N, obs_dim)`` (replay next observations)."""
     s = jnp.asarray(inference_states)
-    return infer.reward_to_z(agent.backward(params, s), tasks.reward_fn(task)(s), weighted=weighted)
+    reward = get_env(agent.cfg.env).reward_fn(task)
+    return infer.reward_to_z(agent.backward(params, s), reward(s), weighted=weighted)
 
 
-def evaluate_rewards(agent, params, inference_states, starts, task_names=tasks.REWARD_TASKS, horizon: int = 200,
+def evaluate_rewards(agent, params, inference_states, starts, task_names=None, horizon: int = 200,
                      weighted: bool = False) -> dict:
-    """Per task: undiscounted return over ``horizon`` steps (mean over ``starts (N, 4)``), and the
-    states / actions of the rollouts. Returns ``{task: {"return", "states", "actions"}}``."""
+    """Per task (default: every reward task of ``agent.cfg.env``): undiscounted return over ``horizon``
+    steps (mean over ``starts (N, state_dim)``), and the observations / actions of the rollouts.
+    Returns ``{task: {"return", "states", "actions"}}``."""
     out = {}
     starts = jnp.asarray(starts)
-    for task in task_names:
+    spec = get_env(agent.cfg.env)
+    for task in spec.reward_tasks if task_names is None else task_names:
         z = reward_prompt(agent, params, task, inference_states, weighted)
         zs = jnp.broadcast_to(z, (horizon, starts.shape[0], z.shape[-1]))
         states, actions = rollout(agent, params, starts, zs)
-        ret = tasks.reward_fn(task)(states[:, 1:]).sum(1)
+        ret = spec.reward_fn(task)(states[:, 1:]).sum(1)
         out[task] = {"return": float(ret.mean()), "states": np.asarray(states), "actions": np.asarray(actions)}
     return out
 

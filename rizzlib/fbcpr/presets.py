@@ -15,6 +15,7 @@ class FBCPRConfig:
 
     Attributes:
         algo: ``"fbcpr"`` (FB + conditional policy regularisation) or ``"fb"`` (plain online FB).
+        env: ``"pointmass"`` (four rooms, ``smoke`` / ``cpu``) or ``"walker"`` (MJX biped, ``gpu``).
         init: start regime, ``"fixed"`` (room 1 only) or ``"data"`` (80% dataset states).
         episode_len: H, steps per episode (truncation, discount kept).
         n_motions, motion_len, test_fraction: the scripted dataset and its held-out share.
@@ -47,6 +48,7 @@ class FBCPRConfig:
     """
 
     algo: str = "fbcpr"
+    env: str = "pointmass"
     init: str = "fixed"
     episode_len: int = 200
     n_motions: int = 300
@@ -97,6 +99,7 @@ class FBCPRConfig:
         from rizzlib.core.validate import check_choice, check_int_range, check_range
 
         check_choice("algo", self.algo, ALGOS)
+        check_choice("env", self.env, ("pointmass", "walker"))
         check_choice("init", self.init, ("fixed", "data"))
         for name in ("episode_len", "n_motions", "z_dim", "width", "trunk", "b_width", "b_layers", "disc_width",
                      "disc_layers", "heads", "seq_len", "n_envs", "env_steps_per_iter", "updates_per_iter",
@@ -143,8 +146,10 @@ PRESETS: Presets[FBCPRConfig] = Presets(
                       n_envs=16, n_updates=500, random_iters=10, buffer_size=20_000),
     cpu=FBCPRConfig(width=64, b_width=64, disc_width=64, batch=128, n_envs=16, n_updates=3000, random_iters=20,
                     buffer_size=100_000),
-    gpu=FBCPRConfig(init="fixed", z_dim=100, width=1024, trunk=2, b_width=256, b_layers=2, disc_width=1024,
-                    disc_layers=3, batch=1024, gamma=0.98, n_envs=256, env_steps_per_iter=4, updates_per_iter=100,
+    # the MJX walker (spec §5.2): n_motions / motion_len size the dataset scripts/fbcpr_walker.py collects
+    gpu=FBCPRConfig(env="walker", init="data", episode_len=500, n_motions=500, motion_len=200, z_dim=100,
+                    width=1024, trunk=2, b_width=256, b_layers=2, disc_width=1024, disc_layers=3, batch=1024,
+                    gamma=0.98, n_envs=256, env_steps_per_iter=4, updates_per_iter=100,
                     n_updates=300_000, random_iters=50, buffer_size=2_000_000, lr_f=1e-4, lr_b=1e-5, lr_actor=1e-4,
                     lr_critic=1e-4, lr_disc=1e-5, ortho_coef=100.0, q_loss_coef=0.1, alpha=0.01,
                     z_every=150),

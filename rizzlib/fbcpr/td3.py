@@ -15,8 +15,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rizzlib.fbcpr import env, tasks
+from rizzlib.fbcpr import tasks
 from rizzlib.fbcpr.buffer import Transitions, replay_add, replay_init, replay_sample
+from rizzlib.fbcpr.envs import get_env
 from rizzlib.fbcpr.train import run_in_chunks
 
 
@@ -25,6 +26,7 @@ class TD3Config:
     """Budget and hyper-parameters of one TD3 run (defaults of the TD3 paper, smaller nets)."""
 
     task: str = "reach-room-3"
+    env: str = "pointmass"
     init: str = "fixed"
     episode_len: int = 200
     width: int = 256
@@ -47,7 +49,8 @@ class TD3Config:
     def __post_init__(self):
         from rizzlib.core.validate import check_choice, check_int_range, check_range
 
-        check_choice("task", self.task, tasks.REWARD_TASKS)
+        check_choice("env", self.env, ("pointmass", "walker"))
+        check_choice("task", self.task, get_env(self.env).reward_tasks)
         check_choice("init", self.init, tasks.INITS)
         for name in ("episode_len", "width", "batch", "n_envs", "env_steps_per_iter", "updates_per_iter",
                      "n_updates", "buffer_size", "policy_every"):
@@ -70,13 +73,14 @@ class MLP(nn.Module):
 
 
 def make_td3(cfg: TD3Config, data_obs=None):
-    """``(init(key, task_index) -> state, run(state, n_iters) -> (state, metrics), policy(params, s) -> a)``.
+    """``(init(key, task_index) -> state, run(state, n_iters) -> (state, metrics), policy(params, obs) -> a)``.
 
-    The task is an index into :data:`tasks.REWARD_TASKS` carried in the state (traced), so one
+    The task is an index into the env's reward tasks carried in the state (traced), so one
     compiled loop serves every task of the suite; ``cfg.task`` only sets the default."""
-    actor, critic = MLP(cfg.width, env.ACTION_DIM), MLP(cfg.width, 1)
+    spec = get_env(cfg.env)
+    actor, critic = MLP(cfg.width, spec.action_dim), MLP(cfg.width, 1)
     tx_a, tx_c = optax.adam(cfg.lr), optax.adam(cfg.lr)
-    reward_fns = [tasks.reward_fn(t) for t in tasks.REWARD_TASKS]
+    reward_fns = [spec.reward_fn(t) for t in spec.reward_tasks]
     data_obs = None if data_obs is None else jnp.asarray(data_obs)
     n_env = cfg.n_envs
 
@@ -87,14 +91,14 @@ def make_td3(cfg: TD3Config, data_obs=None):
         return jax.vmap(lambda p: critic.apply({"params": p}, jnp.concatenate([s, a], -1))[..., 0])(pc)
 
     def init(key, task_index=None):
-        task_index = tasks.REWARD_TASKS.index(cfg.task) if task_index is None else task_index
+        task_index = spec.reward_tasks.index(cfg.task) if task_index is None else task_index
         ka, kc, ks, key = jax.random.split(key, 4)
-        pa = actor.init(ka, jnp.zeros((1, env.OBS_DIM)))["params"]
-        pc = jax.vmap(lambda k: critic.init(k, jnp.zeros((1, env.OBS_DIM + env.ACTION_DIM)))["params"])(
+        pa = actor.init(ka, jnp.zeros((1, spec.obs_dim)))["params"]
+        pc = jax.vmap(lambda k: critic.init(k, jnp.zeros((1, spec.obs_dim + spec.action_dim)))["params"])(
             jax.random.split(kc, 2))
         return {"actor": pa, "critic": pc, "t_actor": pa, "t_critic": pc, "opt_a": tx_a.init(pa),
-                "opt_c": tx_c.init(pc), "replay": replay_init(cfg.buffer_size, env.OBS_DIM, env.ACTION_DIM, 1),
-                "s": tasks.sample_starts(ks, n_env, cfg.init, data_obs), "t": jnp.zeros(n_env, jnp.int32),
+                "opt_c": tx_c.init(pc), "replay": replay_init(cfg.buffer_size, spec.obs_dim, spec.action_dim, 1),
+                "s": spec.reset(ks, n_env, cfg.init, data_obs), "t": jnp.zeros(n_env, jnp.int32),
                 "it": jnp.int32(0), "n_upd": jnp.int32(0), "key": key, "task": jnp.int32(task_index)}
 
     def update(st, key):
@@ -121,13 +125,15 @@ def make_td3(cfg: TD3Config, data_obs=None):
     def env_step(st, key, random_phase):
         ka, kr = jax.random.split(key)
         s = st["s"]
-        a = jnp.clip(policy(st["actor"], s) + cfg.expl_std * jax.random.normal(ka, (n_env, 2)), -1.0, 1.0)
-        a = jnp.where(random_phase, jax.random.uniform(ka, (n_env, 2), minval=-1.0, maxval=1.0), a)
-        s2 = env.step_batch(s, a)
+        o = spec.observe(s)
+        na = spec.action_dim
+        a = jnp.clip(policy(st["actor"], o) + cfg.expl_std * jax.random.normal(ka, (n_env, na)), -1.0, 1.0)
+        a = jnp.where(random_phase, jax.random.uniform(ka, (n_env, na), minval=-1.0, maxval=1.0), a)
+        s2 = spec.step(s, a)
         t2 = st["t"] + 1
         done = t2 >= cfg.episode_len
-        s_next = jnp.where(done[:, None], tasks.sample_starts(kr, n_env, cfg.init, data_obs), s2)
-        tr = Transitions(s, a, s2, jnp.zeros((n_env, 1)), jnp.zeros(n_env))
+        s_next = jnp.where(done[:, None], spec.reset(kr, n_env, cfg.init, data_obs), s2)
+        tr = Transitions(o, a, spec.observe(s2), jnp.zeros((n_env, 1)), jnp.zeros(n_env))
         return st | {"s": s_next, "t": jnp.where(done, 0, t2)}, tr
 
     def iteration(st, _):
@@ -156,18 +162,19 @@ def train_td3(cfg: TD3Config, data_obs=None, chunk: int = 25, progress: bool = F
     ``fns``: the ``make_td3`` triple of an earlier call with the same config up to ``task``/``seed``
     (reuses the compiled loop)."""
     init, run, policy = make_td3(cfg, data_obs) if fns is None else fns
-    st = init(jax.random.key(cfg.seed), tasks.REWARD_TASKS.index(cfg.task))
+    st = init(jax.random.key(cfg.seed), get_env(cfg.env).reward_tasks.index(cfg.task))
     total = cfg.random_iters + -(-cfg.n_updates // cfg.updates_per_iter)
     st, m, _ = run_in_chunks(run, st, total, chunk, f"td3 {cfg.task}", progress)
     return st["actor"], policy, {k: v[cfg.random_iters:] for k, v in m.items()}
 
 
-def td3_return(policy, actor_params, task: str, starts, horizon: int = 200) -> float:
-    """Mean undiscounted return of the deterministic TD3 policy from ``starts (N, 4)``."""
+def td3_return(policy, actor_params, task: str, starts, horizon: int = 200, env_name: str = "pointmass") -> float:
+    """Mean undiscounted return of the deterministic TD3 policy from ``starts (N, state_dim)``."""
+    spec = get_env(env_name)
 
     def body(s, _):
-        s2 = env.step_batch(s, policy(actor_params, s))
-        return s2, s2
+        s2 = spec.step(s, policy(actor_params, spec.observe(s)))
+        return s2, spec.observe(s2)
 
-    _, states = jax.lax.scan(body, jnp.asarray(starts), None, length=horizon)
-    return float(tasks.reward_fn(task)(states).sum(0).mean())
+    _, obs = jax.lax.scan(body, jnp.asarray(starts), None, length=horizon)
+    return float(spec.reward_fn(task)(obs).sum(0).mean())

@@ -18,16 +18,16 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from rizzlib.fbcpr import env, tasks
 from rizzlib.fbcpr.agent import Agent, AgentState, make_agent, sample_sphere
 from rizzlib.fbcpr.buffer import Replay, Transitions, replay_add, replay_init, replay_sample, zbuffer_sample
 from rizzlib.fbcpr.dataset import check_observation_dataset, sample_segments
+from rizzlib.fbcpr.envs import get_env
 from rizzlib.fbcpr.presets import FBCPRConfig
 
 
 @struct.dataclass
 class TrainState:
-    """Everything that changes during a run: the agent, replay, env states ``(n_envs, 4)``, each
+    """Everything that changes during a run: the agent, replay, env states ``(n_envs, state_dim)``, each
     env's time index ``t (n_envs,)`` and current z ``(n_envs, d)``, the iteration and the key."""
 
     agent: AgentState
@@ -50,8 +50,9 @@ class Trainer:
 
 def make_trainer(cfg: FBCPRConfig, motions) -> Trainer:
     """Build the jitted loop of ``cfg`` on the unlabeled ``motions`` (MotionDataset or an observation
-    array ``(M, T+1, 4)``; anything carrying actions is refused)."""
-    obs = jnp.asarray(check_observation_dataset("motions", motions))
+    array ``(M, T+1, obs_dim)``; anything carrying actions is refused) in the environment ``cfg.env``."""
+    spec = get_env(cfg.env)
+    obs = jnp.asarray(check_observation_dataset("motions", motions, spec.obs_dim, spec.action_dim))
     if obs.shape[1] < cfg.seq_len + 1:
         raise ValueError(f"motions must have >= seq_len + 1 = {cfg.seq_len + 1} steps; got {obs.shape[1]}")
     agent = make_agent(cfg)
@@ -60,8 +61,8 @@ def make_trainer(cfg: FBCPRConfig, motions) -> Trainer:
     def init(key: jax.Array) -> TrainState:
         ka, ks, kz, key = jax.random.split(key, 4)
         return TrainState(
-            agent.init(ka), replay_init(cfg.buffer_size, env.OBS_DIM, env.ACTION_DIM, d),
-            tasks.sample_starts(ks, n_env, cfg.init, obs), jnp.zeros(n_env, jnp.int32),
+            agent.init(ka), replay_init(cfg.buffer_size, spec.obs_dim, spec.action_dim, d),
+            spec.reset(ks, n_env, cfg.init, obs), jnp.zeros(n_env, jnp.int32),
             sample_sphere(kz, n_env, d), jnp.int32(0), key)
 
     def env_step(carry, key, explore_random):
@@ -71,16 +72,17 @@ def make_trainer(cfg: FBCPRConfig, motions) -> Trainer:
         fresh = zbuffer_sample(ag.zbuf, kz, sample_sphere(ku, n_env, d)) if cfg.use_cpr else sample_sphere(ku, n_env, d)
         z = jnp.where((t % cfg.z_every == 0)[:, None], fresh, z)
         # ACT: noisy policy, or uniform during the random phase
-        mu = agent.act(ag.params, s, z)
+        o = spec.observe(s)
+        mu = agent.act(ag.params, o, z)
         a_pol = jnp.clip(mu + cfg.actor_std * jax.random.normal(ka, mu.shape), -1.0, 1.0)
         a_rand = jax.random.uniform(ka, mu.shape, minval=-1.0, maxval=1.0)
         a = jnp.where(explore_random, a_rand, a_pol)
-        s2 = env.step_batch(s, a)
-        tr = Transitions(s, a, s2, z, jnp.zeros(n_env))
+        s2 = spec.step(s, a)
+        tr = Transitions(o, a, spec.observe(s2), z, jnp.zeros(n_env))
         # TRUNCATE AT H AND RESET (truncation keeps the discount)
         t2 = t + 1
         done = t2 >= cfg.episode_len
-        s_next = jnp.where(done[:, None], tasks.sample_starts(kr, n_env, cfg.init, obs), s2)
+        s_next = jnp.where(done[:, None], spec.reset(kr, n_env, cfg.init, obs), s2)
         return (ag, s_next, jnp.where(done, 0, t2), z), tr
 
     def update_step(carry, key):

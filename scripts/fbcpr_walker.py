@@ -1,0 +1,125 @@
+"""The ``gpu``-scale FB-CPR run on the MJX walker (spec §5.2, route B), in two stages.
+
+``data``: the unlabeled dataset, made here (nothing is downloaded). One TD3 expert per style (the
+walker's reward tasks: stand, walk, run, walk-backward, flip), trained with this library's TD3 in
+the same jitted loop, then rolled out with action noise for diversity; only the observations are
+kept (``obs (M, T+1, 17)``, ``kinds (M,)``, the experts' returns), the actions are dropped.
+
+``train``: FB-CPR and plain FB (same budget) on that dataset, 80 % of the motions for training
+and 20 % held out for tracking; evaluates every reward task (z from the replay's next
+observations) and tracking EMD on the pose part of the observation (pitch and joint angles).
+
+    python scripts/fbcpr_walker.py data --out data/fbcpr_walker.npz            # ~25 min on one GPU
+    python scripts/fbcpr_walker.py train --data data/fbcpr_walker.npz --json benchmarks/results/fbcpr_walker.json
+
+``--expert-updates`` / ``--n-updates`` shrink the budgets (the tests run both stages tiny on CPU).
+Not run in this project yet: no GPU was lent to the sessions that wrote it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rizzlib.fbcpr import evaluate, infer, tasks, td3, walker
+from rizzlib.fbcpr.presets import preset
+from rizzlib.fbcpr.train import train
+
+POSE = slice(1, 8)  # pitch and the six joint angles: the "pose" part of a walker observation
+
+
+def make_data(n_motions: int, motion_len: int, expert_updates: int, episode_len: int, seed: int = 0,
+              action_noise: float = 0.3, n_envs: int = 64, progress: bool = False) -> dict:
+    """Train one TD3 expert per walker task and roll each out; returns ``{"obs", "kinds", "returns"}``."""
+    styles = walker.REWARD_TASKS
+    per = [n_motions // len(styles) + (i < n_motions % len(styles)) for i in range(len(styles))]
+    obs, kinds, returns = [], [], {}
+    fns = None
+    for i, (task, n) in enumerate(zip(styles, per)):
+        cfg = td3.TD3Config(task=task, env="walker", init="fixed", episode_len=episode_len, n_envs=n_envs,
+                            env_steps_per_iter=4, updates_per_iter=8, n_updates=expert_updates,
+                            random_iters=min(10, expert_updates), buffer_size=200_000, seed=seed + i)
+        t0 = time.perf_counter()
+        fns = fns or td3.make_td3(dataclasses.replace(cfg, task=styles[0]))
+        pa, policy, _ = td3.train_td3(cfg, fns=fns, progress=progress)
+        if n == 0:
+            continue
+        o, _ = walker.collect(jax.random.key(1000 + i), lambda x, pa=pa, pol=policy: pol(pa, x), n, motion_len, action_noise)
+        ret = float(walker.reward_fn(task)(o[:, 1:]).sum(1).mean())
+        returns[task] = {"return_with_noise": ret, "seconds": time.perf_counter() - t0}
+        print(f"[{time.strftime('%H:%M:%S')}] expert {task}: return {ret:.1f} over {motion_len} steps", flush=True)
+        obs.append(np.asarray(o, np.float32))
+        kinds.append(np.full(n, i, np.int32))
+    return {"obs": np.concatenate(obs), "kinds": np.concatenate(kinds), "returns": returns}
+
+
+def split(obs: np.ndarray, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` motions, ``round(test_fraction · M)`` (at least 1) held out."""
+    perm = np.random.default_rng(seed).permutation(obs.shape[0])
+    n_test = max(1, round(test_fraction * obs.shape[0]))
+    return obs[np.sort(perm[n_test:])], obs[np.sort(perm[:n_test])]
+
+
+def evaluate_walker(trainer, ts, test_obs: np.ndarray, n_infer: int = 50_000, n_starts: int = 16) -> dict:
+    """Reward returns of every walker task (z from replay next observations) and tracking EMD / error
+    on the pose part of held-out motions."""
+    ag, cfg = trainer.agent, trainer.cfg
+    size = int(ts.replay.size)
+    idx = np.random.default_rng(0).choice(size, min(n_infer, size), replace=False)
+    infer_states = np.asarray(ts.replay.data.next_obs)[idx]
+    starts = walker.reset(jax.random.key(123), n_starts, "fixed")
+    rew = evaluate.evaluate_rewards(ag, ts.agent.params, infer_states, starts, horizon=cfg.episode_len)
+    obs = jnp.asarray(test_obs)
+    b = jax.vmap(lambda o: ag.backward(ts.agent.params, o))(obs[:, 1:])
+    zs = jax.vmap(lambda bb: infer.tracking_zs(bb, cfg.seq_len))(b)
+    states, _ = evaluate.rollout(ag, ts.agent.params, walker.state_from_obs(obs[:, 0]), jnp.swapaxes(zs, 0, 1))
+    states, target = np.asarray(states[:, 1:, POSE]), np.asarray(obs[:, 1:, POSE])
+    emd = [tasks.emd(p, q) for p, q in zip(states, target)]
+    return {"reward_returns": {k: v["return"] for k, v in rew.items()}, "tracking_emd": float(np.mean(emd)),
+            "tracking_error": float(np.linalg.norm(states - target, axis=-1).mean())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("stage", choices=["data", "train"])
+    ap.add_argument("--out", default="data/fbcpr_walker.npz", help="data: where the dataset is written")
+    ap.add_argument("--data", default="data/fbcpr_walker.npz", help="train: the dataset to read")
+    ap.add_argument("--json", default=None, help="train: where the results are written")
+    ap.add_argument("--expert-updates", type=int, default=20_000)
+    ap.add_argument("--n-updates", type=int, default=None, help="train: override the preset's n_updates")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--progress", action="store_true")
+    args = ap.parse_args()
+    cfg = preset("gpu")
+    if args.stage == "data":
+        out = pathlib.Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        d = make_data(cfg.n_motions, cfg.motion_len, args.expert_updates, cfg.episode_len, args.seed,
+                      progress=args.progress)
+        np.savez_compressed(out, obs=d["obs"], kinds=d["kinds"], returns=json.dumps(d["returns"]))
+        print(f"wrote {out}: {d['obs'].shape}")
+        return
+    data = np.load(args.data)
+    train_obs, test_obs = split(data["obs"], cfg.test_fraction, args.seed)
+    results = {}
+    for algo in ("fbcpr", "fb"):
+        c = cfg.as_fb() if algo == "fb" else cfg
+        c = dataclasses.replace(c, seed=args.seed, **({"n_updates": args.n_updates} if args.n_updates else {}))
+        tr, ts, hist, seconds = train(c, train_obs, progress=args.progress)
+        ev = evaluate_walker(tr, ts, test_obs)
+        results[algo] = {"seconds": seconds, "n_updates": c.n_updates, "eval": ev,
+                         "final_losses": {k: float(np.nanmean(v[-20:])) for k, v in hist.items()}}
+        print(f"[{time.strftime('%H:%M:%S')}] {algo}: {seconds:.0f} s, {ev}", flush=True)
+        if args.json:
+            pathlib.Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

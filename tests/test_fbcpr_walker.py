@@ -1,0 +1,121 @@
+"""The MJX walker of the gpu preset: rewards, state/observation maps, resets, physics against the
+MuJoCo C engine, the dataset collection and one update of the gpu preset's full loop on the CPU."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+pytest.importorskip("mujoco")
+pytest.importorskip("mujoco.mjx")
+
+from rizzlib.fbcpr import presets, walker  # noqa: E402
+from rizzlib.fbcpr.envs import get_env  # noqa: E402
+
+
+def test_spec_sizes_and_registry():
+    spec = get_env("walker")
+    assert (spec.obs_dim, spec.action_dim, spec.state_dim) == (17, 6, 18)
+    assert spec.reward_tasks == walker.REWARD_TASKS
+    m, _, _ = walker.model()
+    assert (m.nq, m.nv, m.nu) == (9, 9, 6)
+    assert get_env("pointmass").obs_dim == 4
+    with pytest.raises(ValueError, match="env"):
+        get_env("humanoid")
+
+
+def test_observe_inverts_state_from_obs():
+    o = jnp.asarray(np.random.default_rng(0).normal(size=(5, 17)), jnp.float32)
+    s = walker.state_from_obs(o)
+    assert s.shape == (5, 18) and np.all(np.asarray(s[:, 1]) == 0)  # rootx
+    np.testing.assert_array_equal(np.asarray(walker.observe(s)), np.asarray(o))
+
+
+def test_rewards_closed_forms():
+    rng = np.random.default_rng(0)
+    o = np.zeros((1, 17), np.float32)  # standing upright, at rest
+    assert float(walker.reward_fn("stand")(o)[0]) == pytest.approx(1.0)
+    assert float(walker.reward_fn("walk")(o)[0]) == pytest.approx(1 / 6)
+    walking = o.copy()
+    walking[0, walker.I_VX] = 1.0
+    assert float(walker.reward_fn("walk")(walking)[0]) == pytest.approx(1.0)
+    assert float(walker.reward_fn("walk-backward")(walking)[0]) == pytest.approx(1 / 6)
+    half = o.copy()
+    half[0, walker.I_VX] = 0.75  # halfway down the ramp of margin 0.5 below speed 1
+    assert float(walker.reward_fn("walk")(half)[0]) == pytest.approx((5 * 0.5 + 1) / 6)
+    fallen = o.copy()
+    fallen[0, walker.I_ROOTZ] = -1.0  # torso at 0.3 m: below 1.2 - 0.6
+    fallen[0, walker.I_ROOTY] = np.pi / 2
+    assert float(walker.reward_fn("stand")(fallen)[0]) == pytest.approx(0.5 / 4)
+    spin = o.copy()
+    spin[0, walker.I_WY] = 5.0
+    assert float(walker.reward_fn("flip")(spin)[0]) == pytest.approx(1.0)
+    x = rng.normal(scale=3.0, size=(1000, 17)).astype(np.float32)
+    for task in walker.REWARD_TASKS:
+        r = np.asarray(walker.reward_fn(task)(x))
+        assert r.shape == (1000,) and r.min() >= 0.0 and r.max() <= 1.0
+    with pytest.raises(ValueError, match="task"):
+        walker.reward_fn("swim")
+
+
+def test_reset_regimes():
+    reset = jax.jit(walker.reset, static_argnums=(1, 2))
+    s = np.asarray(reset(jax.random.key(0), 64, "fixed"))
+    assert s.shape == (64, 18)
+    assert np.all(s[:, :2] == 0) and np.abs(s[:, 2:]).max() <= 0.1 + 1e-6
+    assert np.all(s[:, 3:9] >= walker._LO - 1e-6) and np.all(s[:, 3:9] <= walker._HI + 1e-6)
+    data = np.random.default_rng(0).normal(size=(3, 5, 17)).astype(np.float32) + 7.0
+    s = np.asarray(reset(jax.random.key(1), 500, "data", data))
+    from_data = np.abs(s[:, 0] - 7.0) < 5
+    assert 0.7 < from_data.mean() < 0.9  # 80 % from the dataset
+    flat = data.reshape(-1, 17)
+    o = np.concatenate([s[from_data][:20, :1], s[from_data][:20, 2:]], axis=1)  # observe, in numpy
+    assert np.all(np.any(np.all(np.isclose(o[:, None], flat[None]), axis=-1), axis=1))
+    with pytest.raises(ValueError, match="data_obs"):
+        walker.reset(jax.random.key(0), 2, "data")
+    with pytest.raises(ValueError, match="init"):
+        walker.reset(jax.random.key(0), 2, "mocap")
+
+
+@pytest.mark.slow
+def test_mjx_step_matches_mujoco_c():
+    """Ten control steps (100 physics steps) of MJX against mujoco.mj_step, random torques."""
+    import mujoco
+
+    m, _, _ = walker.model()
+    rng = np.random.default_rng(0)
+    s0 = np.asarray(walker.reset(jax.random.key(0), 1, "fixed"))[0]
+    actions = rng.uniform(-1, 1, (10, 6)).astype(np.float32)
+    d = mujoco.MjData(m)
+    d.qpos[:], d.qvel[:] = s0[:9], s0[9:]
+    ours = jnp.asarray(s0[None])
+    step = jax.jit(walker.step)
+    for a in actions:
+        d.ctrl[:] = a
+        for _ in range(walker.N_SUBSTEPS):
+            mujoco.mj_step(m, d)
+        ours = step(ours, jnp.asarray(a[None]))
+        np.testing.assert_allclose(np.asarray(ours[0]), np.concatenate([d.qpos, d.qvel]), atol=2e-2, rtol=1e-2)
+
+
+@pytest.mark.slow
+def test_gpu_preset_builds_and_takes_one_update_on_cpu():
+    """The gpu preset (walker, width 1024, d = 100, batch 1024) through the real loop: one iteration
+    of MJX env steps and one update (envs and replay shrunk to fit a CPU; ~5 min on 2 cores)."""
+    from rizzlib.fbcpr.train import make_trainer
+
+    obs, acts = walker.collect(jax.random.key(0), lambda o: jnp.zeros((o.shape[0], 6)), 4, 20, 0.5)
+    assert obs.shape == (4, 21, 17) and acts.shape == (4, 20, 6)
+    assert np.all(np.isfinite(np.asarray(obs)))
+    cfg = dataclasses.replace(presets.preset("gpu"), n_envs=4, env_steps_per_iter=1, updates_per_iter=1,
+                              random_iters=0, buffer_size=2048)
+    tr = make_trainer(cfg, np.asarray(obs))
+    with pytest.raises(ValueError, match="actions were appended"):
+        make_trainer(cfg, np.concatenate([np.asarray(obs)[:, 1:], np.asarray(acts)], -1))
+    ts, m = tr.run(tr.init(jax.random.key(0)), 1)
+    assert int(ts.agent.step) == 1 and int(ts.replay.size) == 4
+    assert all(np.isfinite(float(v[0])) for v in m.values())
