@@ -10,6 +10,7 @@ import pytest
 from rizzlib.kinetix import KinetixEnv, Role
 from rizzlib.kinetix.builtin import load_builtin_level
 from rizzlib.kinetix.edit import motor_table, scale_shape, set_density, set_motor_speed, set_role, shape_table
+from rizzlib.kinetix.presets import PRESETS
 from rizzlib.kinetix.replay import constant_actor, make_player, render_level, role_colors
 
 
@@ -136,6 +137,27 @@ def test_edits_change_what_happens_when_played(car):
     assert red.died and not red.solved and red.length == base.length
     idle = play(key, level, env.noop_action())
     assert idle.length == 256 and not idle.solved and not idle.died
+    # the notebook's one-player-for-all actor plays the same constant-action episode
+    from rizzlib.kinetix.replay import mixed_actor, mixed_policy
+    from rizzlib.kinetix.train import build
+
+    env_net, net = build(PRESETS.smoke)
+    net_params = net.init(jax.random.key(0), env_net.reset(None, level)[0])
+    mixed = make_player(env_net, mixed_actor(env_net, net))
+    same = mixed(key, level, mixed_policy("constant", net_params, drive[direction]))
+    assert same.length == base.length and same.solved
+    np.testing.assert_allclose(same.sims.polygon.position, base.sims.polygon.position, atol=1e-6)
+    rnd = mixed(key, level, mixed_policy("random", net_params, env=env_net))
+    assert np.isfinite(rnd.rewards).all() and 1 <= rnd.length <= 256
+    with pytest.raises(ValueError, match="kind"):
+        mixed_policy("greedyy", net_params, env=env_net)
+    # the widget's play button: the same episode, shown as an animation
+    from rizzlib.kinetix.widget import LevelEditor
+
+    actor = mixed_actor(env_net, net)
+    ed = LevelEditor(level, cfg, {"drive": (actor, mixed_policy("constant", net_params, drive[direction]))}, size=60)
+    ep = ed.play()
+    assert ep.solved and ep.length == base.length and "solved" in ed.status.value and ed.replay.outputs
     # the recorded scenes start at the level; one more scene than steps
     np.testing.assert_array_equal(base.sims.polygon.position[0], np.asarray(level.sim.polygon.position))
     assert base.sims.polygon.position.shape[0] == base.length + 1 == len(base.rewards) + 1

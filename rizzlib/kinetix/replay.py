@@ -74,6 +74,34 @@ def agent_actor(env: KinetixEnv, network, greedy: bool = False):
     return act
 
 
+#: policy kinds of :func:`mixed_actor`
+KINDS = ("agent", "greedy", "random", "constant")
+
+
+def mixed_actor(env: KinetixEnv, network):
+    """One actor for every policy, so one compiled player serves them all: the policy parameters are
+    ``mixed_policy(kind, net_params, action)`` (the network runs in every case)."""
+    def act(policy, key, obs):
+        out, _ = network.apply(policy["net"], obs)
+        choices = [dist.sample(key, out, env.config), dist.mode(out, env.config), env.sample_action(key),
+                   jnp.asarray(policy["action"]).astype(env.noop_action().dtype)]
+        return jax.lax.switch(policy["kind"], [lambda c=c: c for c in choices])
+    return act
+
+
+def mixed_policy(kind: str, net_params, action=None, env: KinetixEnv | None = None) -> dict:
+    """Parameters of :func:`mixed_actor`: ``kind`` in KINDS; ``action`` for ``"constant"`` (default:
+    ``env``'s no-op)."""
+    from rizzlib.core.validate import check_choice
+
+    check_choice("kind", kind, KINDS)
+    if action is None:
+        if env is None:
+            raise ValueError("action or env is needed (the constant action defaults to env.noop_action())")
+        action = env.noop_action()
+    return {"net": net_params, "kind": jnp.asarray(KINDS.index(kind), jnp.int32), "action": jnp.asarray(action)}
+
+
 def make_player(env: KinetixEnv, actor, params: EnvParams | None = None):
     """``play(key, level, policy_params=None) -> Episode`` (jitted once for this env and actor)."""
     params = EnvParams() if params is None else params

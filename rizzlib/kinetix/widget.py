@@ -154,7 +154,9 @@ class LevelEditor:
         from IPython.display import display
 
         actor, pp = self.policies[self.policy.value]
-        player = self._players.setdefault(id(actor), make_player(self.env, actor, self.params))
+        if id(actor) not in self._players:  # one compiled player per actor
+            self._players[id(actor)] = make_player(self.env, actor, self.params)
+        player = self._players[id(actor)]
         self._key, k = jax.random.split(self._key)
         self.episode = ep = player(k, self.level, pp)
         outcome = "solved" if ep.solved else "hit red" if ep.died else "timed out"
