@@ -120,7 +120,7 @@ def test_gpu_data_path_and_table_end_to_end(wikitext_dir, model_dir, offline):
     root, lines = wikitext_dir
     path, model = model_dir
     cfg = ChapterConfig(model=str(path), dataset=str(root), ctx=16, calib_windows=4, eval_windows=6, ranks=(0, 8),
-                        outer_iters=1, lr_iters=1, tune_iters=0, ft_rank=2, lora_steps=2)  # fmt: skip
+                        outer_iters=1, lr_iters=1, tune_iters=0, ft_rank=2, lora_steps=2, rht_ft_steps=2)  # fmt: skip
     data = chapter_data(cfg)
     _, tok = load_causal_lm(str(path))
     test_ids = text_tokens(tok, "\n\n".join(lines["test"]))
@@ -131,7 +131,10 @@ def test_gpu_data_path_and_table_end_to_end(wikitext_dir, model_dir, offline):
         assert torch.allclose(data["model"](input_ids=data["test"]).logits, model(input_ids=data["test"]).logits, atol=1e-6)
     rows = whole_model_table(cfg, data, log=None)
     by = {r["method"]: r for r in rows}
-    assert set(by) == {"fp32", "RTN 2-bit", "GPTQ 2-bit", "LDLQ + E8P (QuIP#, no FT)", "CALDERA k=8", "CALDERA k=8 + LoRA (top 2 directions)"}
+    ft, lora = "CALDERA k=8 + RHT-FT", "CALDERA k=8 + RHT-FT + LoRA (top 2 directions)"
+    assert set(by) == {"fp32", "RTN 2-bit", "GPTQ 2-bit", "LDLQ + E8P (QuIP#, no FT)", "CALDERA k=8", ft, lora}
     assert by["fp32"]["ppl"] == pytest.approx(perplexity(model, windows(test_ids, 16, 6)), rel=1e-6)
     assert all(math.isfinite(r["ppl"]) and r["ppl"] > 1 for r in rows)
-    assert by["LDLQ + E8P (QuIP#, no FT)"]["bits"] < by["CALDERA k=8"]["bits"] < by["CALDERA k=8 + LoRA (top 2 directions)"]["bits"]
+    assert by["LDLQ + E8P (QuIP#, no FT)"]["bits"] < by["CALDERA k=8"]["bits"] < by[ft]["bits"] < by[lora]["bits"]
+    # fine-tuned signs: 15 more bits for each of the m + n entries (4 attention 32x32, 3 MLP 32x64 / 64x32)
+    assert by[ft]["bits"] - by["CALDERA k=8"]["bits"] == pytest.approx(15 * (4 * 64 + 3 * 96) / (4 * 1024 + 3 * 2048))

@@ -25,6 +25,14 @@ def test_verdicts_follow_the_numbers():
     assert good[0].startswith("CALDERA k=16 closes 50% of the gap") and "0.300 extra bits" in good[0]
     assert "LoRA on L and R lowers perplexity from 5.500 to 5.400" in good[1]
     assert "gives lower perplexity than GPTQ" in good[2]
+    ft = rows(5.5, 5.4)
+    ft.insert(5, {"method": "CALDERA k=16 + RHT-FT", "ppl": 5.45, "bits": 2.35})
+    ft[-1]["method"] = "CALDERA k=16 + RHT-FT + LoRA (top 8 directions)"
+    said = verdicts(ft)
+    assert len(said) == 4 and "lowers perplexity from 5.500 to 5.450, for 0.050 extra bits" in said[1]
+    assert "LoRA on L and R lowers perplexity from 5.450 to 5.400" in said[2]
+    ft[5]["ppl"] = 5.6
+    assert "does not lower perplexity from 5.500 to 5.600" in verdicts(ft)[1]
     bad = verdicts(rows(6.5, 6.7))
     assert bad[0].startswith("CALDERA k=16 does not improve on rank 0 (6.500 vs 6.000")
     assert "does not lower perplexity" in bad[1]

@@ -6,6 +6,9 @@ Hadamard transforms of any size), :mod:`~rizzlib.caldera.lattice` (D8 / E8 neare
 :mod:`~rizzlib.caldera.ldlq` (BlockLDLQ, GPTQ with a scalar grid), :mod:`~rizzlib.caldera.decompose`
 (the CALDERA alternation), :mod:`~rizzlib.caldera.bits` (exact bit accounting),
 :mod:`~rizzlib.caldera.data` / :mod:`~rizzlib.caldera.lm` (the offline byte LM of the stdlib),
+:mod:`~rizzlib.caldera.module` / :mod:`~rizzlib.caldera.kernels` (the compressed layer and its
+decode-matmuls), :mod:`~rizzlib.caldera.storage` (the on-disk layout), :mod:`~rizzlib.caldera.compress`
+(whole models, LoRA), :mod:`~rizzlib.caldera.rht_ft` (fine-tuning the Hadamard signs),
 :mod:`~rizzlib.caldera.reference` (slow twins for tests).
 """
 

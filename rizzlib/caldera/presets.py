@@ -32,6 +32,9 @@ class ChapterConfig:
     ft_rank: int = 8
     lora_steps: int = 100
     lora_lr: float = 1e-3
+    rht_ft_steps: int = 60
+    """RHT fine-tuning steps (batch 2, lr 1e-3, distillation) before LoRA at the largest rank; 0: skip."""
+    rht_ft_lr: float = 1e-3
     threads: int = 1
     layer_sweep_ranks: tuple[int, ...] = (0, 8, 16, 32)
     gaussian_vectors: int = 20000
@@ -47,6 +50,7 @@ class ChapterConfig:
         for k in self.ranks:
             check_int_range("ranks[i]", k, 0, None)
         check_int_range("lora_steps", self.lora_steps, 0, None)
+        check_int_range("rht_ft_steps", self.rht_ft_steps, 0, None)
 
     def caldera_config(self, rank: int, ft_rank: int | None = None) -> CalderaConfig:
         """The per-matrix CALDERA settings of this run at ``rank``."""
@@ -59,13 +63,14 @@ class ChapterConfig:
 
 PRESETS = Presets(
     smoke=ChapterConfig(
-        calib_windows=8, eval_windows=8, ranks=(0, 16), outer_iters=1, lr_iters=2, tune_iters=0, lora_steps=5,
+        calib_windows=8, eval_windows=8, ranks=(0, 16), outer_iters=1, lr_iters=2, tune_iters=0, lora_steps=5, rht_ft_steps=4,
         layer_sweep_ranks=(0, 16), gaussian_vectors=4000, blocks=(0,), sweep_iters=2,
     ),
     cpu=ChapterConfig(outer_iters=3, lr_iters=5, tune_iters=1, layer_sweep_ranks=(0, 8, 32), sweep_iters=6),
     gpu=ChapterConfig(
         model="HuggingFaceTB/SmolLM2-360M", ctx=2048, calib_windows=256, eval_windows=512, ranks=(0, 64, 128),
         outer_iters=10, lr_iters=20, tune_iters=5, ft_rank=64, lora_steps=1000, lora_lr=1e-4, threads=8,
+        rht_ft_steps=96,
     ),
 )  # fmt: skip
 

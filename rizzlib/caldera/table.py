@@ -17,6 +17,7 @@ from rizzlib.caldera.compress import average_bits_of, collect_hessians, compress
 from rizzlib.caldera.data import perplexity, stdlib_corpus, to_tokens, windows
 from rizzlib.caldera.lm import load_lm
 from rizzlib.caldera.presets import ChapterConfig
+from rizzlib.caldera.rht_ft import bits_after_rht_ft, finetune_rht
 
 # Llama-2 7B, WikiText-2 perplexity at context 4096 (spec §1.1 / §1.2; QuIP# rows from the QuIP# paper)
 PAPER_LLAMA2_7B = [
@@ -74,10 +75,23 @@ def whole_model_table(cfg: ChapterConfig, data: dict | None = None, progress: bo
         rows.append(row)
         if log:
             log(f"{name}: {row['bits']:.3f} bits, ppl {row['ppl']:.4f}, {sec:.1f} s")
+        signs_ft = False
+        if lora and cfg.rht_ft_steps:
+            t = time.perf_counter()
+            val = calib[: min(16, calib.shape[0])]
+            hist = finetune_rht(model, base, data["train"], val, ctx, cfg.rht_ft_steps, cfg.rht_ft_lr)
+            sec += time.perf_counter() - t
+            signs_ft = True
+            name = name + " + RHT-FT"
+            rows.append({"method": name, "bits": bits_after_rht_ft(reps, before_ft=True), "ppl": perplexity(model, test), "seconds": sec,
+                         "mean_layer_error": float("nan"), "rht_ft_val_first_best": [hist["val"][0][1], min(v for _, v in hist["val"])],
+                         "rht_ft_best_step": hist["best_step"]})  # fmt: skip
+            if log:
+                log(f"{name}: ppl {rows[-1]['ppl']:.4f}")
         if lora and cfg.lora_steps:
             t = time.perf_counter()
             losses = finetune_lora(model, data["train"], ctx, cfg.lora_steps, cfg.lora_lr)
-            ft_bits = average_bits_of(reps)  # the trained LoRA directions count at 16 bits
+            ft_bits = bits_after_rht_ft(reps) if signs_ft else average_bits_of(reps)  # trained directions count at 16 bits
             rows.append({"method": name + f" + LoRA (top {cfg.ft_rank} directions)", "bits": ft_bits, "ppl": perplexity(model, test),
                          "seconds": sec + time.perf_counter() - t, "mean_layer_error": float("nan"),
                          "lora_loss_first_last": [losses[0], losses[-1]]})  # fmt: skip
@@ -171,7 +185,7 @@ def verdicts(rows: list[dict]) -> list[str]:
         return out
     gap0 = base["ppl"] - fp["ppl"]
     for r in rows:
-        if not r["method"].startswith("CALDERA k=") or "LoRA" in r["method"]:
+        if not r["method"].startswith("CALDERA k=") or "LoRA" in r["method"] or "RHT-FT" in r["method"]:
             continue
         gain = base["ppl"] - r["ppl"]
         extra = r["bits"] - base["bits"]
@@ -181,6 +195,14 @@ def verdicts(rows: list[dict]) -> list[str]:
         else:
             head = f"{r['method']} does not improve on rank 0 ({r['ppl']:.3f} vs {base['ppl']:.3f}; fp32 {fp['ppl']:.3f})"
         out.append(f"{head} for {extra:.3f} extra bits per weight; {paper}")
+    for r in rows:
+        if r["method"].endswith(" + RHT-FT"):
+            src = by[r["method"][: -len(" + RHT-FT")]]
+            word = "lowers" if r["ppl"] < src["ppl"] else "does not lower"
+            out.append(
+                f"Fine-tuning the Hadamard signs (RHT-FT, distilling the fp32 model) {word} perplexity from {src['ppl']:.3f} "
+                f"to {r['ppl']:.3f}, for {r['bits'] - src['bits']:.3f} extra bits per weight (the signs stored in 16 bits)."
+            )
     lora = [r for r in rows if "LoRA" in r["method"]]
     if lora:
         r = lora[0]
