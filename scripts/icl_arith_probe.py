@@ -9,11 +9,15 @@ Variants (each a fresh model of the shipped size, same optimiser, same seed, onl
   recurs in the context, so copying its answer (an induction head) is enough.
 * ``a+b+c, wider``: the shipped task on a model of width 128 (4x the parameters).
 
-The script writes ``benchmarks/results/icl_arith_probe.json`` (read by the chapter's notebook):
-per variant the digit loss every ``--log-every`` steps on a fixed evaluation batch, and the
-teacher-forced accuracy of the answer digit once at least 8 demos precede it.
+The script writes ``benchmarks/results/icl_arith_probe.json`` (read by the chapter's notebook): a
+list of runs (``--append`` adds one), each with its settings and, per variant, the digit loss every
+``--log-every`` steps on a fixed evaluation batch and the teacher-forced accuracy of the answer digit
+once at least 8 demos precede it. The committed file holds these two runs:
 
-    flock /work/team/heavy.lock nice -n 10 python scripts/icl_arith_probe.py --minutes 3
+    flock /work/team/heavy.lock nice -n 10 python scripts/icl_arith_probe.py --minutes 4.3 \
+        --variants "a+b+c, c per episode" "a+b, c = 0" "a+c, c per episode"
+    flock /work/team/heavy.lock nice -n 10 python scripts/icl_arith_probe.py --minutes 5 --seq-len 64 \
+        --variants "a+b, c = 0" "a+c, c per episode" --append
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import dataclasses
 import json
 import math
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -131,20 +136,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--append", action="store_true", help="add this run to the runs already in --out")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    result = {
-        "command": "python scripts/icl_arith_probe.py " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+    run = {
+        "command": "python scripts/icl_arith_probe.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()} CPU shared with other jobs, torch {torch.__version__}, 1 thread",
         "settings": {"minutes": args.minutes, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": TrainConfig.lr},
-        "uniform_loss": math.log(10),
         "variants": {},
     }
     for name in args.variants:
         if name not in VARIANTS:
             raise ValueError(f"variants must be among {list(VARIANTS)}; got {name!r}")
         task, mcfg = VARIANTS[name]
-        result["variants"][name] = run_variant(name, task, mcfg, args.minutes, args.steps, args)
+        run["variants"][name] = run_variant(name, task, mcfg, args.minutes, args.steps, args)
+    result = {"uniform_loss": math.log(10), "runs": []}
+    if args.append and args.out.is_file():
+        result = json.loads(args.out.read_text())
+    result["runs"].append(run)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")

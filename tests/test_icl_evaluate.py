@@ -79,13 +79,14 @@ def test_order_and_inflation_verdicts_follow_the_numbers():
 
     assert "barely matters" in order_verdict(1, 24, 0.01, 64)
     assert "does matter" in order_verdict(10, 24, 0.01, 64)
-    assert "does matter" in order_verdict(0, 24, 0.2, 64)
+    assert "noise in our means" in order_verdict(0, 24, 0.2, 64)
     assert "0 of 0" in order_verdict(0, 0, 0.0, 64)
     both = inflation_verdict("small Llama", "cipher", 50, 0.3, 0.1, 0.32, 0.12)
     assert "both fall" in both and "from 0.30 to 0.10" in both
     assert "repetition, not length" in inflation_verdict("m", "t", 50, 0.3, 0.1, 0.3, 0.3)
+    assert "only the distinct prompt falls" in inflation_verdict("m", "t", 50, 0.21, 0.33, 0.33, 0.25)
     flat = inflation_verdict("m", "t", 50, 0.3, 0.3, 0.5, 0.5)
-    assert "no drop" in flat and "+0.20 against repeats" in flat
+    assert "neither falls" in flat and "+0.20 against repeats" in flat
 
 
 def test_probe_verdict_names_learned_and_stuck_variants():
@@ -96,3 +97,15 @@ def test_probe_verdict_names_learned_and_stuck_variants():
     text = probe_verdict({"a": (4.1, 2.30, 0.1), "b": (4.0, 0.5, 0.9)}, math.log(10))
     assert "`a`: digit loss 4.10 -> 2.30 nats, accuracy 0.10 (stuck" in text
     assert "`b`: digit loss 4.00 -> 0.50 nats, accuracy 0.90 (learned)" in text
+
+
+def test_probe_conclusion_follows_the_numbers():
+    import math
+
+    from rizzlib.icl.report import probe_conclusion
+
+    u = math.log(10)
+    stuck, learned = (4.0, 2.30, 0.1), (4.0, 1.0, 0.6)
+    assert "partial credit" in probe_conclusion({"a+b+c (128)": stuck, "a+b (64)": learned}, u, "a+b+c")
+    assert "cannot separate" in probe_conclusion({"a+b+c (128)": stuck, "a+b (64)": stuck}, u, "a+b+c")
+    assert "did leave" in probe_conclusion({"a+b+c (128)": learned, "a+b (64)": learned}, u, "a+b+c")

@@ -167,3 +167,18 @@ def test_answer_token_loss_of_a_uniform_model_is_ln_vocab():
     assert loss == pytest.approx(math.log(len(tok)), abs=1e-5)
     with pytest.raises(ValueError, match="n_seqs"):
         answer_token_loss(model, tok, "arith", np.random.default_rng(0), n_seqs=0)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_arith_copy_learner_is_right_exactly_when_a_demo_shares_the_digits(seed):
+    from rizzlib.icl.ideal import predict_arith_copy
+
+    ep = sample_episode(get_task("arith"), np.random.default_rng(seed), n_pool=30, n_queries=30)
+    for q in ep.queries:
+        match = [ex for ex in ep.pool if sorted(ex.x.split()) == sorted(q.x.split())]
+        got = predict_arith_copy(ep.pool, q.x)
+        if match:
+            assert got == q.y == match[0].y
+        else:
+            assert got == "0"
+    assert predict_arith_copy([Example("3 4", "9")], "4 3") == "9"
