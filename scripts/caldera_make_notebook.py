@@ -401,9 +401,14 @@ costs far more: $k(m+n)B/(mn)$ grows as the matrices shrink, which the next tabl
 ## 6. The whole model
 
 Every row below compresses the same model with the same calibration windows (Hessians from the fp32
-model) and is evaluated on the same held-out windows (perplexity per byte). CALDERA + LoRA trains only
-the top `ft_rank` directions of $L$ and $R$ (our own loop, not peft: the LoRA directions *are* those
-columns of $L$ and rows of $R$, already inside our module), counted at 16 bits.
+model) and is evaluated on the same held-out windows (perplexity per byte). At the largest rank two
+fine-tuning stages follow, as in the paper. **RHT-FT** (the paper's Table 3, the reference repo's
+`finetune_RHT.py`) turns the random Hadamard signs $S_U$, $S_V$ of every layer into real-valued
+trainable vectors and distils the fp32 model into the compressed one (cross-entropy against the fp32
+model's softmax, AdamW at 1e-3, batch 2, the state with the best loss on the calibration windows
+kept); those signs then cost 16 bits each instead of one. **LoRA** then trains only the top `ft_rank`
+directions of $L$ and $R$ (our own loop, not peft: the LoRA directions *are* those columns of $L$ and
+rows of $R$, already inside our module), counted at 16 bits.
 """)
 
 code(r"""
@@ -451,14 +456,22 @@ the measured numbers. Two cautions when reading them beside the paper: a 128-wid
 outlier structure to speak of and its matrices are tiny, so every unit of rank costs ~30× more bits
 than on Llama-2 7B; and the paper's numbers are WikiText-2 token perplexities at context 4096. Our LM is
 also undertrained (400 steps), so any further training on its train split lowers held-out perplexity:
-part of the LoRA row's gain would come from training the fp32 model a little longer too.
+part of the LoRA row's gain would come from training the fp32 model a little longer too (RHT-FT
+distils the fp32 model, so it cannot profit that way).
 
 ## 7. Kernels
 
 Inference never rebuilds $W$: $x \mapsto g\,S_V T_m^\top\big(s_Q \mathrm{Dec}(Q)\tilde x + L(R\tilde x)\big)$
 with $\tilde x = T_n(S_U x)$. We ship three equal paths: a reference that decodes $Q$ to a dense matrix
 first, a fused CPU path that decodes 64 rows at a time straight into the matmul (never the dense weight)
-and computes $R\tilde x$ before $L$, and a Triton kernel (GPU; CI runs it through Triton's interpreter).
+and computes $R\tilde x$ before $L$, and a Triton kernel (GPU; CI runs it through Triton's interpreter
+over a sweep of shapes). All three handle every width of $Q$: 2-bit E8P, and the 3- and 4-bit residual
+codes, whose second stage (an 8-bit index into the 256 E8 points for 3 bits, a second E8P code divided
+by 3.45 for 4 bits) is gathered and added in the same pass.
+
+Each stage is stored in the narrowest integer that holds it (a 16-bit E8P code per 8 weights, one byte
+per 8 weights for the 3-bit second stage), the signs as bits and the LoRA directions in fp16, so a saved
+model's file is exactly as large as the average bits of section 5 say, byte for byte (a test checks it).
 """)
 
 code(r"""
@@ -489,7 +502,10 @@ The fused path is {glue:}`fused_vs_ref`× faster than decoding first, but only {
 the speed of a dense fp32 matmul: on a CPU, gathering 8 floats per 16-bit code from a 2 MiB table costs
 more than reading the fp32 weight it replaces. The win of 2-bit weights is memory (16× less than fp32);
 speed needs QuIP#'s GPU trick of decoding in registers. `benchmarks/caldera.py` measures the 4096 × 4096
-case and our Walsh–Hadamard transform against the `hadamard-transform` package.
+case and our Walsh–Hadamard transform against the `hadamard-transform` package. Our transform applies
+$H_n$ as a Kronecker product of $16 \times 16$ Sylvester blocks, each one a small GEMM on the middle axis
+of a reshaped view; an earlier version transposed the whole array after every block, and those strided
+copies made it slower than the peer's plain butterfly at 8192 × 64.
 
 ## 8. Where ours differs from the reference code
 
@@ -499,6 +515,9 @@ case and our Walsh–Hadamard transform against the `hadamard-transform` package
   what the encoder produced (tested for 3 and 4 bits).
 * **Device moves.** The reference's device move overwrote second-stage codes with the first; ours keeps
   every field a buffer, and a test moves a 4-bit layer across dtypes and compares every code.
+* **Storage.** The reference stores codes and signs in wider types than its bit count; ours writes exactly
+  the counted bits (3-bit second stage in one byte per 8 weights, signs packed 8 per byte, fine-tuned
+  signs and LoRA directions in fp16), and versions the layout in the file (quip-sharp #67).
 * **Defaults.** We follow the reference script (E8P for $Q$, 4-bit lattice factors, update order LR then
   Q, σ = 0.01, seed 42) but run fewer iterations at the `cpu` scale (see `CFG`); the downdate is on in the
   whole-model table (as in the script) and off in the error curves of section 4, where its large
