@@ -195,6 +195,8 @@ def run_profile(source: Path, name: str, batch: int, steps: int, repeats: int) -
         rows.append({"part": k, "level": name, "batch": batch, "sps": batch * steps / s,
                      "us_per_step": per_step * 1e6, "added_us": (per_step - prev) * 1e6})
         prev = per_step
+        print(f"  profile {name} batch {batch} {k:14s} {rows[-1]['sps']:10,.0f} steps/s, {per_step * 1e6:9.1f} us "
+              f"per env step (+{rows[-1]['added_us']:.1f})", file=sys.stderr, flush=True)
     return rows
 
 
@@ -283,9 +285,22 @@ class Peer:
 # ---------------------------------------------------------------------------------------------
 
 
-def measure_env(source: Path, peer: Peer | None, levels, batches, steps, repeats) -> list[dict]:
+def _row(what: str, name: str, batch: int, steps: int, env_steps: int, runs: dict, ours, info: dict,
+         repeats: int) -> dict:
+    """Time ``runs`` side by side; one row with each side's env steps/s (``env_steps`` per run)."""
+    best = harness.best_timed_seconds(runs, repeats, WARMUP_S, MIN_TIMED_S)
+    row = {"what": what, "level": name, "size": name.split("/")[0].upper(), "batch": batch, "steps": steps,
+           "ours_sps": round(env_steps / best["ours"], 1),
+           "peer_sps": round(env_steps / best["peer"], 1) if "peer" in best else None,
+           "ours_compile_s": round(ours.compile_s, 1), "peer_compile_s": round(info["compile_s"], 1) if info else None,
+           "finite": ours.finite and info.get("finite", True)}
+    row["ratio"] = round(row["ours_sps"] / row["peer_sps"], 3) if row["peer_sps"] else None
+    return row
+
+
+def measure_env(source: Path, peer: Peer | None, levels, batches, steps, repeats, on_row=None) -> list[dict]:
     """Rows {what: "env", level, size, batch, steps, ours_sps, peer_sps, ratio, ...}, ours and the
-    peer's runs alternating."""
+    peer's runs alternating; ``on_row(rows so far)`` after each row."""
     rows = []
     for name in levels:
         for b in batches:
@@ -294,14 +309,10 @@ def measure_env(source: Path, peer: Peer | None, levels, batches, steps, repeats
             runs, info = {"ours": ours}, {}
             if peer is not None:
                 runs["peer"], info = peer.timed(op="env", level=name, batch=b, steps=t)
-            best = harness.best_timed_seconds(runs, repeats, WARMUP_S, MIN_TIMED_S)
-            row = {"what": "env", "level": name, "size": name.split("/")[0].upper(), "batch": b, "steps": t,
-                   "ours_sps": round(b * t / best["ours"], 1),
-                   "peer_sps": round(b * t / best["peer"], 1) if "peer" in best else None,
-                   "ours_compile_s": round(ours.compile_s, 1), "peer_compile_s": round(info["compile_s"], 1) if info else None,
-                   "finite": ours.finite and info.get("finite", True)}
-            row["ratio"] = round(row["ours_sps"] / row["peer_sps"], 3) if row["peer_sps"] else None
+            row = _row("env", name, b, t, b * t, runs, ours, info, repeats)
             rows.append(row)
+            if on_row is not None:
+                on_row(rows)
             if peer is not None:
                 peer.ask(op="drop", id=info["id"])
             print(f"  env {name:22s} batch {b:5d}: ours {row['ours_sps']:10,.0f}  peer "
@@ -310,7 +321,7 @@ def measure_env(source: Path, peer: Peer | None, levels, batches, steps, repeats
     return rows
 
 
-def measure_ppo(source: Path, peer: Peer | None, levels, repeats) -> list[dict]:
+def measure_ppo(source: Path, peer: Peer | None, levels, repeats, on_row=None) -> list[dict]:
     """Rows {what: "ppo", level, size, batch = num_envs, ours_sps, peer_sps, ratio, ...}: env steps per
     second of a whole PPO update at our ``cpu`` preset's sizes."""
     model, ppo = ppo_settings()
@@ -321,15 +332,11 @@ def measure_ppo(source: Path, peer: Peer | None, levels, repeats) -> list[dict]:
         runs, info = {"ours": ours}, {}
         if peer is not None:
             runs["peer"], info = peer.timed(op="ppo", level=name, model=model, ppo=ppo)
-        best = harness.best_timed_seconds(runs, repeats, WARMUP_S, MIN_TIMED_S)
-        row = {"what": "ppo", "level": name, "size": name.split("/")[0].upper(), "batch": ppo["num_envs"],
-               "steps": ppo["num_steps"], "ours_sps": round(n / best["ours"], 1),
-               "peer_sps": round(n / best["peer"], 1) if "peer" in best else None,
-               "ours_compile_s": round(ours.compile_s, 1), "peer_compile_s": round(info["compile_s"], 1) if info else None,
-               "ours_params": ours_params, "peer_params": info.get("params"), "model": model, "ppo": ppo,
-               "finite": ours.finite and info.get("finite", True)}
-        row["ratio"] = round(row["ours_sps"] / row["peer_sps"], 3) if row["peer_sps"] else None
+        row = _row("ppo", name, ppo["num_envs"], ppo["num_steps"], n, runs, ours, info, repeats)
+        row.update(ours_params=ours_params, peer_params=info.get("params"), model=model, ppo=ppo)
         rows.append(row)
+        if on_row is not None:
+            on_row(rows)
         if peer is not None:
             peer.ask(op="drop", id=info["id"])
         print(f"  ppo {name:22s} {ppo['num_envs']} envs x {ppo['num_steps']} steps: ours {row['ours_sps']:9,.0f}  "
@@ -430,9 +437,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ours: rizzlib {git_version()}, jax {jax.__version__}; peer: "
           f"{'kinetix-env ' + versions['kinetix-env'] + ', jax ' + versions['jax'] + ', jax2d ' + versions['jax2d'] if versions else 'not run'}"
           f" ({where}); {os.cpu_count()} CPU threads; {timing(args.repeats)}", file=sys.stderr, flush=True)
+    meta = {"rizzlib": git_version(), "jax": jax.__version__,
+            "peer": f"kinetix-env {versions['kinetix-env']} (jax {versions['jax']}, jax2d {versions['jax2d']})"
+            if versions else None, "peer_where": where, "cpu_threads": os.cpu_count(), "machine": platform.machine(),
+            "repeats": args.repeats, "timing": timing(args.repeats),
+            "settings": "symbolic_entity obs, multi_discrete uniform random actions, frame_skip 2, "
+                        "max_timesteps 256, dense_reward_scale 0.1, auto-reset to the level"}
+    old = json.loads(args.json.read_text()) if args.json and args.merge and args.json.exists() else []
+
+    def save(new_rows: list[dict]) -> None:  # after every row, so a run cut short keeps what it measured
+        if args.json:
+            date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            out = merge_rows(old, [{**r, "date": r.setdefault("date", date), **meta} for r in new_rows])
+            args.json.write_text(json.dumps(out, indent=1) + "\n")
+
     try:
-        rows = [] if args.no_env else measure_env(source, peer, levels, batches, args.steps, args.repeats)
-        rows += measure_ppo(source, peer, ppo_levels, args.repeats)
+        rows = [] if args.no_env else measure_env(source, peer, levels, batches, args.steps, args.repeats, save)
+        rows += measure_ppo(source, peer, ppo_levels, args.repeats, lambda r: save(rows + r))
     finally:
         if peer is not None:
             peer.close()
@@ -449,18 +471,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {r['level']:22s} batch {r['batch']:5d} {r['part']:14s} {r['sps']:10,.0f} steps/s "
                   f"{r['us_per_step']:9.1f} us  (+{r['added_us']:.1f})")
     if args.json:
-        meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "rizzlib": git_version(),
-                "jax": jax.__version__, "peer": f"kinetix-env {versions['kinetix-env']} (jax {versions['jax']}, "
-                f"jax2d {versions['jax2d']})" if versions else None, "peer_where": where,
-                "cpu_threads": os.cpu_count(), "machine": platform.machine(), "repeats": args.repeats,
-                "timing": timing(args.repeats),
-                "settings": "symbolic_entity obs, multi_discrete uniform random actions, frame_skip 2, "
-                            "max_timesteps 256, dense_reward_scale 0.1, auto-reset to the level"}
-        out = [{**r, **meta} for r in rows]
-        if args.merge and args.json.exists():
-            out = merge_rows(json.loads(args.json.read_text()), out)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+        save(rows)
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
 
