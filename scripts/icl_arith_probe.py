@@ -84,7 +84,7 @@ def run_variant(name: str, task, mcfg: ModelConfig, minutes: float, steps: int, 
     model = build_model(mcfg, seed=0).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     rng = np.random.default_rng(0)
-    eval_batch = batch(task, tok, np.random.default_rng(123), 32, args.seq_len)
+    eval_batch = batch(task, tok, np.random.default_rng(123), args.eval_batch, args.seq_len)
     digit_ids = torch.tensor(tok.convert_tokens_to_ids(list(DIGITS)))
     log: dict[str, list[float]] = {"step": [], "digit_loss": [], "late_acc": []}
     start = time.perf_counter()
@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--log-every", type=int, default=50)
+    parser.add_argument("--eval-batch", type=int, default=32, help="sequences in the fixed evaluation batch")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--append", action="store_true", help="add this run to the runs already in --out")
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     run = {
         "command": "python scripts/icl_arith_probe.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()} CPU shared with other jobs, torch {torch.__version__}, 1 thread",
-        "settings": {"minutes": args.minutes, "batch_size": args.batch_size, "seq_len": args.seq_len, "lr": TrainConfig.lr},
+        "settings": {"minutes": args.minutes, "batch_size": args.batch_size, "seq_len": args.seq_len, "eval_batch": args.eval_batch, "lr": TrainConfig.lr},
         "variants": {},
     }
     for name in args.variants:
