@@ -4,7 +4,7 @@ Synthetic tasks and ideal learners (:mod:`~rizzlib.icl.tasks`, :mod:`~rizzlib.ic
 selectors (:mod:`~rizzlib.icl.select`) over embeddings (:mod:`~rizzlib.icl.embed`), budgeted prompts
 (:mod:`~rizzlib.icl.prompt`), prefix KV caching (:mod:`~rizzlib.icl.cache`), augmentation and noise
 (:mod:`~rizzlib.icl.augment`, :mod:`~rizzlib.icl.noise`), evaluation and significance
-(:mod:`~rizzlib.icl.evaluate`), experiments (:mod:`~rizzlib.icl.experiments`), the small Llama and
+(:mod:`~rizzlib.icl.evaluate`, ROUGE-L in :mod:`~rizzlib.icl.rouge`), experiments (:mod:`~rizzlib.icl.experiments`), the small Llama and
 its meta-training (:mod:`~rizzlib.icl.model`, :mod:`~rizzlib.icl.train`) and the real-model path
 (:mod:`~rizzlib.icl.hf`). Graded checks live in :mod:`rizzlib.icl.checks` (not re-exported).
 """
@@ -47,6 +47,7 @@ from rizzlib.icl.model import ModelConfig, build_model, load_checkpoint, save_ch
 from rizzlib.icl.noise import NoisyDemos, inject_noise  # noqa: E402
 from rizzlib.icl.presets import PRESETS, ICLConfig, preset  # noqa: E402
 from rizzlib.icl.prompt import Prompt, Template, build_prefix, build_prompt, build_query, synthetic_template  # noqa: E402
+from rizzlib.icl.rouge import rouge_l, rouge_l_f  # noqa: E402
 from rizzlib.icl.select import (  # noqa: E402
     SELECTORS,
     Pool,
@@ -107,6 +108,8 @@ __all__ = [
     "predict_lm",
     "preset",
     "query_logits",
+    "rouge_l",
+    "rouge_l_f",
     "sample_episode",
     "save_checkpoint",
     "select",
