@@ -27,7 +27,8 @@ from rizzlib.core.timing import best_run_seconds
 from rizzlib.fbcpr import env
 from rizzlib.fbcpr.agent import make_agent, sample_sphere
 from rizzlib.fbcpr.buffer import Transitions
-from rizzlib.fbcpr.dataset import make_dataset, sample_segments
+from rizzlib.fbcpr.dataset import sample_segments
+from rizzlib.fbcpr.envs import get_env
 from rizzlib.fbcpr.presets import preset
 
 
@@ -75,16 +76,19 @@ def bench_env(batch: int, steps: int, repeats: int) -> dict:
 
 
 def _update_fn(cfg):
+    """One jitted update at ``cfg``'s sizes, on random inputs of ``cfg.env``'s observation / action
+    sizes (the gpu preset's walker: 17 / 6); expert segments are random observation windows."""
+    spec = get_env(cfg.env)
     ag = make_agent(cfg)
     st = ag.init(jax.random.key(0))
     n = cfg.batch
     k = jax.random.split(jax.random.key(1), 4)
-    on = Transitions(jax.random.uniform(k[0], (n, 4), minval=-1, maxval=1),
-                     jax.random.uniform(k[1], (n, 2), minval=-1, maxval=1),
-                     jax.random.uniform(k[2], (n, 4), minval=-1, maxval=1), sample_sphere(k[3], n, cfg.z_dim),
-                     jnp.zeros(n))
-    data = make_dataset(20, max(cfg.seq_len + 1, 20), seed=0)
-    segs = sample_segments(k[0], jnp.asarray(data.observations), n // cfg.seq_len, cfg.seq_len) if cfg.use_cpr else None
+    on = Transitions(jax.random.uniform(k[0], (n, spec.obs_dim), minval=-1, maxval=1),
+                     jax.random.uniform(k[1], (n, spec.action_dim), minval=-1, maxval=1),
+                     jax.random.uniform(k[2], (n, spec.obs_dim), minval=-1, maxval=1),
+                     sample_sphere(k[3], n, cfg.z_dim), jnp.zeros(n))
+    data = jax.random.uniform(k[2], (20, max(cfg.seq_len + 1, 20), spec.obs_dim), minval=-1, maxval=1)
+    segs = sample_segments(k[0], data, n // cfg.seq_len, cfg.seq_len) if cfg.use_cpr else None
     up = jax.jit(ag.update)
     jax.block_until_ready(up(st, on, segs, k[1]))
     return lambda: jax.block_until_ready(up(st, on, segs, k[1]))

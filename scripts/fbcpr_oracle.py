@@ -1,0 +1,55 @@
+"""Per-task planning oracle (value iteration on the exact point-mass dynamics) for normalising the
+zero-shot returns; writes its returns into rizzlib/fbcpr/checkpoints/results_<scale>.json under
+``"planner"``; then ``python scripts/fbcpr_train.py --readme-only ...`` rewrites the checkpoints' README.
+
+    flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale cpu
+
+Evaluated from the same 16 start states as the shipped checkpoints (``key(123)``, the preset's
+start regime). See ``rizzlib/fbcpr/oracle.py`` for the method and why TD3 was not enough.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+
+from rizzlib.fbcpr import oracle, tasks
+from rizzlib.fbcpr.dataset import make_dataset
+from rizzlib.fbcpr.presets import preset
+
+OUT = pathlib.Path(__file__).resolve().parents[1] / "rizzlib" / "fbcpr" / "checkpoints"
+N_POS, N_VEL, ITERS = 12, 9, 200
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", default="cpu")
+    ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--tasks", nargs="+", default=list(tasks.REWARD_TASKS))
+    args = ap.parse_args()
+    path = pathlib.Path(args.out) / f"results_{args.scale}.json"
+    results = json.loads(path.read_text()) if path.exists() else {"runs": {}}
+    cfg = preset(args.scale)
+    _, test = make_dataset(cfg.n_motions, cfg.motion_len, seed=0).split(cfg.test_fraction, seed=0)
+    starts = tasks.sample_starts(jax.random.key(123), 16, cfg.init, jnp.asarray(test.observations))
+    grid = oracle.make_grid(N_POS, N_VEL)
+    planner = results.setdefault("planner", {})
+    for task in args.tasks:
+        t0 = time.perf_counter()
+        v = oracle.value_iteration(task, grid, cfg.gamma, ITERS)
+        _, rew = oracle.oracle_rollout(v, grid, task, starts, cfg.episode_len, cfg.gamma)
+        ret = rew.sum(1)
+        planner[task] = {"return": float(ret.mean()), "min_return": float(ret.min()),
+                         "seconds": time.perf_counter() - t0, "grid": [N_POS, N_VEL], "iters": ITERS}
+        path.write_text(json.dumps(results, indent=1))
+        print(f"[{time.strftime('%H:%M:%S')}] planner {task}: {float(ret.mean()):.1f} "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
