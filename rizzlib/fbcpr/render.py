@@ -27,7 +27,7 @@ def rollout_frames(paths, titles, targets=None, every: int = 4, size_in: float =
     """Frames ``(F, H, W, 3)`` uint8 of several rollouts side by side, one panel each.
 
     Args:
-        paths: list of position arrays ``(T+1, 2+)`` (the same T for all).
+        paths: list of position arrays ``(T_i+1, 2+)``; a shorter path holds its last point.
         titles: one title per panel.
         targets: per panel ``None``, a goal ``(2,)`` (drawn as a star) or a motion ``(T+1, 2+)`` whose
             current frame is drawn as a moving ring over its dashed path.
@@ -36,8 +36,11 @@ def rollout_frames(paths, titles, targets=None, every: int = 4, size_in: float =
     import matplotlib.pyplot as plt
 
     paths = [np.asarray(p)[:, :2] for p in paths]
-    if not paths or len({len(p) for p in paths}) != 1 or len(titles) != len(paths):
-        raise ValueError("paths must be a non-empty list of equal-length (T+1, 2) arrays, one title each")
+    if not paths or min(len(p) for p in paths) == 0 or len(titles) != len(paths):
+        raise ValueError(f"paths must be a non-empty list of non-empty (T+1, 2) arrays with one title each; got "
+                         f"{len(paths)} paths and {len(titles)} titles")
+    length = max(len(p) for p in paths)
+    paths = [np.concatenate([p, np.repeat(p[-1:], length - len(p), axis=0)]) for p in paths]
     targets = targets or [None] * len(paths)
     fig, axes = plt.subplots(1, len(paths), figsize=(size_in * len(paths), size_in), squeeze=False)
     trails, dots, rings = [], [], []

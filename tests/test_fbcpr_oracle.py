@@ -1,0 +1,98 @@
+"""The planning oracle (grid value iteration on the exact point-mass dynamics), the grid-world
+successor measure and the rollout frames."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rizzlib.fbcpr import env, oracle, render, tabular, tasks
+
+
+def _affine_values(grid, coef):
+    mesh = np.stack(np.meshgrid(grid.pos, grid.pos, grid.vel, grid.vel, indexing="ij"), -1)
+    return jnp.asarray(mesh @ coef, jnp.float32)
+
+
+def test_interpolation_reproduces_affine_functions_away_from_the_walls():
+    grid = oracle.make_grid(6, 5)
+    rng = np.random.default_rng(0)
+    coef = rng.normal(size=4)
+    v = _affine_values(grid, coef)
+    s = rng.uniform(-1, 1, (500, 4)).astype(np.float32)
+    s[:, :2] = np.where(np.abs(s[:, :2]) < env.WALL_EPS, 0.5, s[:, :2])
+    interp = jax.jit(lambda values, states: oracle.interpolate(values, states, grid))
+    got = np.asarray(interp(v, jnp.asarray(s)))
+    np.testing.assert_allclose(got, s @ coef, atol=1e-4)
+    vertices = np.stack(np.meshgrid(grid.pos, grid.pos, grid.vel, grid.vel, indexing="ij"), -1).reshape(-1, 4)
+    np.testing.assert_allclose(np.asarray(interp(v, jnp.asarray(vertices, jnp.float32))),
+                               np.asarray(v).ravel(), atol=1e-5)
+
+
+def test_interpolation_never_mixes_the_two_sides_of_a_wall():
+    grid = oracle.make_grid(5, 3)
+    east = (grid.pos >= 0).astype(np.float32)
+    v = jnp.asarray(np.broadcast_to(east[:, None, None, None], grid.shape))
+    s = jnp.asarray([[-env.WALL_EPS, 0.3, 0.2, 0.0], [env.WALL_EPS, 0.3, 0.2, 0.0], [-0.01, -0.7, 0, 0],
+                     [0.01, -0.7, 0, 0]], jnp.float32)
+    np.testing.assert_array_equal(np.asarray(jax.jit(lambda x: oracle.interpolate(v, x, grid))(s)), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="n_pos"):
+        oracle.make_grid(1, 5)
+    with pytest.raises(ValueError, match="task"):
+        oracle.value_iteration("reach-room-9", grid)
+    with pytest.raises(ValueError, match="gamma"):
+        oracle.value_iteration("reach-room-1", grid, gamma=1.0)
+
+
+@pytest.mark.slow
+def test_planner_solves_the_far_room_td3_missed():
+    """From room 1, the planner reaches room 3 (TD3's 15k-update run scored 0) and stays there:
+    return > 150 of 200 on every start; on a coarse grid, ~1 min."""
+    starts = tasks.sample_starts(jax.random.key(123), 8, "fixed")
+    grid = oracle.make_grid(10, 7)
+    v = oracle.value_iteration("reach-room-3", grid, 0.99, 150)
+    obs, rew = oracle.oracle_rollout(v, grid, "reach-room-3", starts, 200)
+    assert obs.shape == (8, 201, 4) and rew.shape == (8, 200)
+    assert float(rew.sum(1).min()) > 150
+    assert np.all(np.abs(np.asarray(obs)[..., :2]) <= 1.0)
+
+
+def test_gridworld_and_successor_measure_bellman():
+    p, free = tabular.gridworld(4, slip=0.2, walls=[(1, 1)])
+    assert p.shape == (64, 16) and np.allclose(p.sum(1), 1.0) and free.sum() == 15
+    others = np.arange(64) // 4 != 1 * 4 + 1
+    assert p[others, 1 * 4 + 1].sum() == 0.0  # no other state moves into the wall cell (x=1, y=1)
+    rng = np.random.default_rng(0)
+    big_pi = tabular.policy_matrix(rng.dirichlet(np.ones(4), size=16))
+    m = tabular.successor_measure(p, big_pi, 0.8)
+    np.testing.assert_allclose(m, p + 0.8 * p @ big_pi @ m, atol=1e-10)  # M = P + γ P Π M
+    np.testing.assert_allclose(m.sum(1), 1 / (1 - 0.8), rtol=1e-10)  # total discounted mass
+    with pytest.raises(ValueError, match="slip"):
+        tabular.gridworld(4, slip=1.0)
+
+
+@pytest.mark.slow
+def test_fit_fb_on_the_grid_reaches_the_closed_form():
+    p, _ = tabular.gridworld(3, slip=0.1)
+    n = p.shape[1]
+    pi = np.ones((n, 4))
+    pi[:, 0] = 3.0
+    big_pi = tabular.policy_matrix(pi / pi.sum(1, keepdims=True))
+    mu = np.full(n * 4, 1 / (n * 4))
+    rho = mu @ p
+    f, b = tabular.fit_fb(p, big_pi, mu, 0.9, d=n, steps=10_000, batch=256)
+    assert np.abs(f @ b.T * rho[None] - tabular.successor_measure(p, big_pi, 0.9)).max() < 0.1
+
+
+def test_rollout_frames_shape_and_errors():
+    t = np.linspace(-0.5, 0.5, 11)
+    path = np.stack([t, t], 1)
+    frames = render.rollout_frames([path, path], ["a", "b"], targets=[None, path], every=4, size_in=1.5)
+    assert frames.dtype == np.uint8 and frames.ndim == 4 and frames.shape[0] == 4 and frames.shape[-1] == 3
+    assert not np.all(frames[0] == frames[-1])  # the trail moves
+    short = render.rollout_frames([path, path[:5]], ["a", "b"], every=4, size_in=1.5)  # holds its last point
+    assert short.shape == frames.shape
+    with pytest.raises(ValueError, match="one title each"):
+        render.rollout_frames([path, path], ["a"])
