@@ -23,7 +23,7 @@ from rizzlib.fbcpr.dataset import make_dataset
 from rizzlib.fbcpr.presets import preset
 
 OUT = pathlib.Path(__file__).resolve().parents[1] / "rizzlib" / "fbcpr" / "checkpoints"
-N_POS, N_VEL, ITERS = 12, 9, 200
+N_POS, N_VEL, ITERS = 12, 9, 150
 
 
 def main() -> None:
