@@ -4,9 +4,13 @@ Both engines step the same scenes (an engine-neutral description below is built 
 same array sizes, the same actions (every motor at +1, every thruster on) and the same timing:
 ``lax.scan`` of ``--steps`` physics steps inside one ``jit``, ``vmap`` over the batch, the best run
 after the compile run and a short warm-up (at least ``--repeats`` runs and 1 s of timing per engine). The table gives steps/s (batch x steps / wall time) and
-the ratio ours / theirs. Our ``StaticConfig`` uses the default ``solver_layout="active"`` (only the
-touching pairs are visited); ``--layout rounds`` times the round-robin layout instead, with the
-settings that suit a vmapped batch (``ours_flags``).
+the ratio ours / theirs. Our ``StaticConfig`` uses the default ``solver_layout="auto"`` (the engine
+picks its layout from the batch size and the number of touching pairs); ``--layout`` times one fixed
+layout instead, with the settings that suit a vmapped batch (``ours_flags``).
+
+``--peers`` also times the CPU engines a user would pick instead, Box2D 2.3 and pymunk
+(``engine_peers.py``), one world per step call in a Python loop, in 1 and 2 processes, at the same
+batches, and writes ``results/engine_peers.json`` and the crossover plot ``results/engine_peers.png``.
 
 The peer runs in this process when ``import jax2d`` works here (``pip install jax2d chex``:
 jax2d 1.0.2 imports ``chex`` without declaring it). Otherwise, or when ``--peer-venv PATH`` is given,
@@ -19,6 +23,7 @@ checkout) ``rizzlib.core``, which needs numpy alone.
     python benchmarks/engine.py --json benchmarks/results/engine.json
     python benchmarks/engine.py --peer-venv /tmp/venv-jax2d
     python benchmarks/engine.py --layout rounds        # our round-robin solver layout instead
+    python benchmarks/engine.py --batches 1 16 256 --peers   # + Box2D and pymunk, crossover plot
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import numpy as np
 # ---------------------------------------------------------------------------------------------
 
 WORLD = 5.0  # metres; the peer's create_empty_sim(scene_size=5, floor_offset=0) borders
+FRICTION = 0.6  # every shape's and border's friction coefficient (rizzlib.jax2d's default)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +64,8 @@ class Shape:
     rotation: float = 0.0
     density: float = 1.0
     static: bool = False
+    friction: float = FRICTION
+    restitution: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +104,7 @@ class Scene:
     joints: tuple[Joint, ...]
     thrusters: tuple[Thruster, ...]
     sizes: tuple[int, int, int, int]
+    border_friction: float = FRICTION
 
     def n_actions(self) -> int:
         return self.sizes[2] + self.sizes[3]
@@ -339,8 +348,13 @@ def build_peer(scene: Scene, batch: int = 1):
     P, C, J, T = scene.sizes
     ssp = StaticSimParams(num_polygons=P, num_circles=C, num_joints=J, num_thrusters=T)
     state = create_empty_sim(ssp, floor_offset=0.0)
+    borders = jnp.arange(P) < 4  # create_empty_sim's four border polygons
+    state = state.replace(polygon=state.polygon.replace(
+        friction=jnp.where(borders, scene.border_friction, state.polygon.friction),
+        restitution=jnp.where(borders, 0.0, state.polygon.restitution)))
     for s in scene.shapes:
-        common = dict(rotation=s.rotation, density=s.density, fixated=s.static)
+        common = dict(rotation=s.rotation, density=s.density, fixated=s.static, friction=s.friction,
+                      restitution=s.restitution)
         pos = jnp.array(s.position, dtype=jnp.float32)
         if s.kind == "circle":
             state, _ = add_circle_to_scene(state, ssp, pos, s.radius, **common)
@@ -395,19 +409,19 @@ def run_peer_subprocess(python: Path, scenes: list[str], batches: list[int], ste
 # ---------------------------------------------------------------------------------------------
 
 
-def ours_flags(batch: int, layout: str = "active") -> dict:
+def ours_flags(batch: int, layout: str = "auto") -> dict:
     """Solver-layout fields of our ``StaticConfig`` for a step vmapped over ``batch`` scenes.
 
-    ``"active"`` (the default) has no per-batch settings. For ``--layout rounds`` the benchmark
+    ``"auto"`` (the default), ``"active"`` and ``"colours"`` have no per-batch settings. For ``--layout rounds`` the benchmark
     vmaps every batch, batch 1 included, so idle-round skipping is off (under ``vmap`` its
     ``lax.cond`` becomes a select that runs both branches) and rounds are indexed in place from
     batch 512, as ``StaticConfig``'s docstring advises."""
-    if layout in ("active", "colours"):
+    if layout in ("auto", "active", "colours"):
         return {"solver_layout": layout}
     return {"solver_layout": "rounds", "skip_idle_rounds": False, "index_rounds": batch >= 512}
 
 
-def build_ours(scene: Scene, batch: int = 1, layout: str = "active"):
+def build_ours(scene: Scene, batch: int = 1, layout: str = "auto"):
     """``(step, state)`` for ``rizzlib.jax2d`` with the same shapes, borders and array sizes, and
     ``layout``'s solver settings for ``batch`` vmapped scenes (``ours_flags``)."""
     from rizzlib import jax2d
@@ -416,10 +430,10 @@ def build_ours(scene: Scene, batch: int = 1, layout: str = "active"):
     static = jax2d.StaticConfig(num_polygons=P, num_circles=C, num_joints=J, num_thrusters=T,
                                    **ours_flags(batch, layout))
     sb = jax2d.SceneBuilder(static)
-    sb.add_borders(WORLD, WORLD)  # floor top at y=0, walls at x=0 and x=5, ceiling at y=5, as the peer's
+    sb.add_borders(WORLD, WORLD, friction=scene.border_friction)  # floor top at y=0, walls at x=0 and x=5, ceiling at y=5, as the peer's
     ids = []
     for s in scene.shapes:
-        common = dict(density=s.density, static=s.static)
+        common = dict(density=s.density, static=s.static, friction=s.friction, restitution=s.restitution)
         if s.kind == "circle":
             ids.append(sb.add_circle(s.position, s.radius, rotation=s.rotation, **common))
         elif s.kind == "box":
@@ -518,8 +532,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write [{scene, batch, ours_sps, peer_sps, ratio}] here")
     parser.add_argument("--peer-venv", type=Path, help="run jax2d in this venv (created if missing)")
     parser.add_argument("--no-peer", action="store_true", help="time rizzlib.jax2d only")
-    parser.add_argument("--layout", choices=["active", "rounds", "colours"], default="active",
-                        help="our StaticConfig.solver_layout (default active)")
+    parser.add_argument("--layout", choices=["auto", "active", "rounds", "colours"], default="auto",
+                        help="our StaticConfig.solver_layout (default auto: the engine picks)")
+    parser.add_argument("--peers", nargs="*", choices=["box2d", "pymunk"], default=None,
+                        help="also time Box2D / pymunk (engine_peers.py), one world per step call in a loop, "
+                             "in 1 and 2 processes; writes --peers-json and a crossover plot --peers-png")
+    parser.add_argument("--peers-json", type=Path, default=Path(__file__).parent / "results" / "engine_peers.json")
+    parser.add_argument("--peers-png", type=Path, default=Path(__file__).parent / "results" / "engine_peers.png")
     parser.add_argument("--peer-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     batches = args.batches or ([1, 256] if args.quick else [1, 256, 1024])
@@ -572,7 +591,125 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps([{**r, "ours_flags": ours_flags(r["batch"], args.layout), **meta} for r in rows], indent=1)
                              + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
+    if args.peers is not None:
+        run_peers(args.peers or ["box2d", "pymunk"], args.scenes, rows, steps, repeats, args.peers_json, args.peers_png)
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# The CPU engines a user would pick instead: Box2D and pymunk (engine_peers.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def crossover(ours: list[tuple[int, float]], peer_sps: float) -> float | None:
+    """Smallest batch at which ours reaches ``peer_sps`` steps/s, interpolated log-log between the
+    measured (batch, steps/s) points (sorted by batch); the first batch if ours is ahead already,
+    None if ours never gets there."""
+    pts = sorted(ours)
+    if pts[0][1] >= peer_sps:
+        return float(pts[0][0])
+    for (b0, s0), (b1, s1) in zip(pts, pts[1:]):
+        if s1 >= peer_sps > s0:
+            t = (math.log(peer_sps) - math.log(s0)) / (math.log(s1) - math.log(s0))
+            return float(math.exp(math.log(b0) + t * (math.log(b1) - math.log(b0))))
+    return None
+
+
+def run_peers(engines: list[str], scenes: list[str], rows: list[dict], steps: int, repeats: int, json_path: Path,
+              png_path: Path) -> list[dict]:
+    """Time each CPU peer on every scene in 1 and 2 processes at the batches of ``rows`` (at least 2
+    worlds for 2 processes), and write {scene, engine, processes, batch, sps, crossover} records and
+    a plot of steps/s against batch (ours and jax2d from ``rows``) with the crossovers marked."""
+    import engine_peers as peers
+
+    versions = peers.peer_versions()
+    batches = sorted({r["batch"] for r in rows})
+    out = []
+    for name in scenes:
+        ours = [(r["batch"], r["ours_sps"]) for r in rows if r["scene"] == name]
+        for eng in engines:
+            for procs in (1, 2):
+                for b in batches:
+                    if b < procs:
+                        continue
+                    r = peers.time_peer(eng, name, b, steps, repeats, processes=procs)
+                    rec = {"scene": name, "engine": versions[eng], "processes": procs, "batch": b,
+                           "sps": round(r["sps"], 1), "ours_sps": dict(ours).get(b)}
+                    out.append(rec)
+                    print(f"  {eng:6s} x{procs} {name:9s} batch {b:5d}: {r['sps']:12,.0f} steps/s", file=sys.stderr,
+                          flush=True)
+                best = max(x["sps"] for x in out if x["scene"] == name and x["engine"] == versions[eng]
+                           and x["processes"] == procs)
+                for x in out:
+                    if x["scene"] == name and x["engine"] == versions[eng] and x["processes"] == procs:
+                        x["crossover_batch"] = crossover(ours, best)
+    meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "rizzlib": git_version(),
+            "steps": steps, "repeats": repeats, "cpu_threads": os.cpu_count(),
+            "settings": "dt 1/60, 10 velocity iterations (Box2D: + 3 position iterations), no sleeping, "
+                        "one world per step call in a Python loop; crossover_batch: smallest batch where "
+                        "ours reaches the peer's best steps/s (log-log interpolation), null if never"}
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps([{**r, **meta} for r in out], indent=1) + "\n")
+    plot_peers(out, rows, png_path)
+    print(format_peers(out), file=sys.stderr)
+    return out
+
+
+def format_peers(records: list[dict]) -> str:
+    lines = [f"{'scene':10s} {'engine':16s} {'procs':>5s} {'best steps/s':>13s} {'ours overtakes at batch':>24s}"]
+    seen = set()
+    for r in records:
+        key = (r["scene"], r["engine"], r["processes"])
+        if key in seen:
+            continue
+        seen.add(key)
+        best = max(x["sps"] for x in records if (x["scene"], x["engine"], x["processes"]) == key)
+        cross = "never (in the batches timed)" if r["crossover_batch"] is None else f"{r['crossover_batch']:.0f}"
+        lines.append(f"{r['scene']:10s} {r['engine']:16s} {r['processes']:5d} {best:13,.0f} {cross:>24s}")
+    return "\n".join(lines)
+
+
+def plot_peers(records: list[dict], rows: list[dict], path: Path) -> None:
+    """Steps/s against batch per scene, log-log: ours and jax2d (JAX, vmapped) beside Box2D and pymunk
+    in 1 and 2 processes (one world per step call); a dot where ours overtakes each CPU peer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scenes = list(dict.fromkeys(r["scene"] for r in rows))
+    cols = min(4, len(scenes))
+    nrows = -(-len(scenes) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.2 * nrows), squeeze=False)
+    styles = {1: "--", 2: ":"}
+    for ax, name in zip(axes.flat, scenes):
+        mine = sorted((r["batch"], r["ours_sps"], r["peer_sps"]) for r in rows if r["scene"] == name)
+        ax.plot([b for b, *_ in mine], [s for _, s, _ in mine], "o-", color="C0", label="rizzlib.jax2d")
+        if all(p is not None for *_, p in mine):
+            ax.plot([b for b, *_ in mine], [p for *_, p in mine], "s-", color="C1", label="jax2d")
+        for k, eng in enumerate(sorted({r["engine"] for r in records})):
+            for procs in (1, 2):
+                pts = sorted((r["batch"], r["sps"], r["crossover_batch"]) for r in records
+                             if r["scene"] == name and r["engine"] == eng and r["processes"] == procs)
+                if not pts:
+                    continue
+                colour = f"C{k + 2}"
+                ax.plot([b for b, *_ in pts], [s for _, s, _ in pts], styles[procs], color=colour,
+                        label=f"{eng}, {procs} proc")
+                cross = pts[0][2]
+                if cross is not None:
+                    ax.plot([cross], [max(s for _, s, _ in pts)], "o", color=colour, mfc="white")
+        ax.set(xscale="log", yscale="log", title=name, xlabel="batch (scenes stepped together)", ylabel="steps/s")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(scenes):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("physics steps/s against batch; open dot: where ours overtakes a CPU peer", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

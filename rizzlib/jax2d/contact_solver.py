@@ -8,8 +8,11 @@ The first two make the same updates in schedule order (equal up to float32 round
 * ``active``: arrays shaped (1, M pairs, 2 points), the pairs with a contact moved to the front
   (:func:`compact_active`); a sweep visits only those, one pair per loop step.
 * ``colours``: the touching pairs coloured so that no moving body appears twice in a colour
-  (:func:`colour_pairs`); a sweep solves one colour at a time, all its pairs at once, so it
-  updates in colour order rather than schedule order.
+  (:func:`colour_pairs`) and laid out colour by colour once per step (:func:`colour_major`); a
+  sweep solves one colour at a time, all its pairs at once, so it updates in colour order rather
+  than schedule order.
+
+``StaticConfig(solver_layout="auto")`` picks among them (:func:`~rizzlib.jax2d.stepping.auto_step`).
 
 Within a pair, the normal impulses of a two-point manifold are solved together as a 2x2 block
 (:func:`~rizzlib.jax2d.impulses.block_normal_impulse`), then friction point by point.
@@ -444,39 +447,61 @@ def colour_pairs(cons: ContactConstraints, count, num_rows: int):
     return table[:k_max, :s_max], num_colours
 
 
-def _coloured_sweep(cons: ContactConstraints, table, num_colours, target, mask, acc_n, acc_t, v, w,
+def colour_major(cons: ContactConstraints, table, acc_n, acc_t, num_rows: int):
+    """Lay the compacted pairs out colour by colour: every (1, M, ...) array becomes (K, S, ...),
+    row k holding colour k's pairs (:func:`colour_pairs`'s ``table``). Empty slots get an inactive
+    pair of the padding body (index ``num_rows - 1``, never moves). Done once per step, so a sweep
+    reads a colour's constants with one slice instead of a gather per field.
+
+    Returns:
+        (cons, acc_n, acc_t) shaped (K, S, ...); :func:`colour_minor` takes the impulses back.
+    """
+    pad = lambda x: jnp.concatenate([x[0], jnp.zeros_like(x[0][:1])], 0)  # noqa: E731  (M+1, ...): row M empty
+    cons_p = jax.tree.map(pad, cons)
+    last = num_rows - 1
+    cons_p = cons_p._replace(ia=cons_p.ia.at[-1].set(last), ib=cons_p.ib.at[-1].set(last))
+    take = lambda x: x[table]  # noqa: E731
+    return jax.tree.map(take, cons_p), take(pad(acc_n)), take(pad(acc_t))
+
+
+def colour_minor(x, table, m: int):
+    """Undo :func:`colour_major` on a (K, S, ...) array: back to (1, M, ...) compacted order."""
+    flat = jnp.zeros((m + 1, *x.shape[2:]), x.dtype).at[table].set(x)
+    return flat[None, :m]
+
+
+def _coloured_sweep(cons: ContactConstraints, num_colours, target, mask, acc_n, acc_t, v, w,
                     friction: bool, bounded: bool):
     """The sweep of :func:`solve_contacts_coloured`; ``bounded`` as in :func:`_active_sweep`."""
-    k_max, s_max = table.shape
+    k_max, s_max = cons.ia.shape
     solve = _solve_slots(friction, s_max, (s_max, s_max))
-    pad = lambda x: jnp.concatenate([x[0], jnp.zeros_like(x[0][:1])], 0)  # noqa: E731  (M+1, ...): row M empty
-    fixed = jax.tree.map(pad, (cons, target, mask))
-    cons_p, target_p, mask_p = fixed
-    n_pad = v.shape[0] - 1
-    cons_p = cons_p._replace(ia=cons_p.ia.at[-1].set(n_pad), ib=cons_p.ib.at[-1].set(n_pad))
     rows = jnp.concatenate([v, w[:, None]], 1)
+    fixed = (cons, target, mask)
 
     def body(c, carry):
         rows, acc_n, acc_t = carry
-        idx = table[c]  # (S,)
-        cc, tgt, msk = jax.tree.map(lambda x: x[idx], (cons_p, target_p, mask_p))
+        cc, tgt, msk = jax.tree.map(lambda x: jax.lax.dynamic_index_in_dim(x, c, keepdims=False), fixed)
+        an = jax.lax.dynamic_index_in_dim(acc_n, c, keepdims=False)
+        at = jax.lax.dynamic_index_in_dim(acc_t, c, keepdims=False)
         both = jnp.concatenate([cc.ia, cc.ib])
-        new, (an, at) = solve(rows[both], (None, cc, tgt, msk, acc_n[idx], acc_t[idx]))
+        new, (an, at) = solve(rows[both], (None, cc, tgt, msk, an, at))
         rows = rows.at[both].set(new)  # repeated rows are never-moving bodies: unchanged values
-        return rows, acc_n.at[idx].set(an), acc_t.at[idx].set(at)
+        acc_n = jax.lax.dynamic_update_index_in_dim(acc_n, an, c, 0)
+        acc_t = jax.lax.dynamic_update_index_in_dim(acc_t, at, c, 0)
+        return rows, acc_n, acc_t
 
-    carry = (rows, pad(acc_n), pad(acc_t))
+    carry = (rows, acc_n, acc_t)
     if bounded:
         step = lambda cr, c: (jax.lax.cond(c < num_colours, body, lambda _, x: x, c, cr), None)  # noqa: E731
         carry = jax.lax.scan(step, carry, jnp.arange(k_max))[0]
     else:
         carry = jax.lax.fori_loop(0, num_colours, body, carry)
     rows, acc_n, acc_t = carry
-    return rows[:, :2], rows[:, 2], acc_n[None, :-1], acc_t[None, :-1]
+    return rows[:, :2], rows[:, 2], acc_n, acc_t
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(9,))
-def solve_contacts_coloured(cons: ContactConstraints, table, num_colours, target, mask, acc_n, acc_t, v, w,
+@functools.partial(jax.custom_jvp, nondiff_argnums=(8,))
+def solve_contacts_coloured(cons: ContactConstraints, num_colours, target, mask, acc_n, acc_t, v, w,
                             friction: bool = True):
     """One Gauss-Seidel sweep, one colour of :func:`colour_pairs` at a time (the ``colours`` layout).
 
@@ -484,18 +509,19 @@ def solve_contacts_coloured(cons: ContactConstraints, table, num_colours, target
     Derivatives go through a bounded scan over all K colours (as for the ``active`` layout).
 
     Args:
-        cons: constraints in compacted order, (1, M, ...).  table, num_colours: from :func:`colour_pairs`.
-        target, mask, acc_n, acc_t: (1, M, 2).  v: (N+1, 2), w: (N+1,).
+        cons: constraints in colour-major layout (:func:`colour_major`), (K, S, ...).
+        num_colours: () colours in use (:func:`colour_pairs`).
+        target, mask, acc_n, acc_t: (K, S, 2).  v: (N+1, 2), w: (N+1,).
 
     Returns:
         (v, w, acc_n, acc_t).
     """
-    return _coloured_sweep(cons, table, num_colours, target, mask, acc_n, acc_t, v, w, friction, bounded=False)
+    return _coloured_sweep(cons, num_colours, target, mask, acc_n, acc_t, v, w, friction, bounded=False)
 
 
 @solve_contacts_coloured.defjvp
 def _solve_contacts_coloured_jvp(friction, primals, tangents):
-    def f(cons, table, num_colours, target, mask, acc_n, acc_t, v, w):
-        return _coloured_sweep(cons, table, num_colours, target, mask, acc_n, acc_t, v, w, friction, bounded=True)
+    def f(cons, num_colours, target, mask, acc_n, acc_t, v, w):
+        return _coloured_sweep(cons, num_colours, target, mask, acc_n, acc_t, v, w, friction, bounded=True)
 
     return jax.jvp(f, primals, tangents)

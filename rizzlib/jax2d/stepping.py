@@ -20,10 +20,16 @@ Stage order (Box2D v3's single-substep "soft step", with rigid constraints and B
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 import jax
+import jax.custom_batching
 import jax.numpy as jnp
 
 from rizzlib.jax2d.contact_solver import (
+    colour_major,
+    colour_minor,
     colour_pairs,
     compact_active,
     gap_after_positions,
@@ -101,9 +107,16 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
     Returns:
         The next state; ``state.contacts`` holds this step's manifolds and impulses.
     """
-    nj = static.num_joints
     if actions is None:
         actions = jnp.zeros((static.num_actions,), jnp.float32)
+    if static.solver_layout == "auto":
+        return auto_step(static)(state, params, actions)
+    return _step(state, params, static, actions)
+
+
+def _step(state: SimState, params: SimParams, static: StaticConfig, actions) -> SimState:
+    """:func:`step` with a fixed solver layout (not ``"auto"``)."""
+    nj = static.num_joints
     sched = pair_schedule(static.num_polygons, static.num_circles)
     rounds = sched.num_rounds
     has_contacts = rounds > 0
@@ -125,6 +138,8 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
             cons, acc_n, acc_t, order, count = compact_active(cons, acc_n, acc_t)
         if coloured:
             table, num_colours = colour_pairs(cons, count, static.num_bodies + 1)
+            num_pairs = cons.ia.shape[1]
+            cons, acc_n, acc_t = colour_major(cons, table, acc_n, acc_t, static.num_bodies + 1)
         if not static.do_warm_starting:
             acc_n, acc_t = jnp.zeros_like(acc_n), jnp.zeros_like(acc_t)
     if has_joints:
@@ -152,7 +167,7 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
 
     def contact_sweep(target, mask, acc_n, acc_t, v, w, friction=True):
         if coloured:
-            return solve_contacts_coloured(cons, table, num_colours, target, mask, acc_n, acc_t, v, w, friction)
+            return solve_contacts_coloured(cons, num_colours, target, mask, acc_n, acc_t, v, w, friction)
         if compact:
             return solve_contacts_active(cons, count, target, mask, acc_n, acc_t, v, w, friction)
         return solve_contacts(cons, sched, target, mask, acc_n, acc_t, v, w, friction=friction, skip_idle=skip,
@@ -212,6 +227,8 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
         mask = (touching & (acc_n > 0.0) & (gap <= params.slop) & (e > 0.0)
                 & (cons.impact_speed > params.restitution_threshold))
         v, w, acc_n, acc_t = contact_sweep(cons.bounce_speed, mask, acc_n, acc_t, v, w, friction=False)
+        if coloured:
+            acc_n, acc_t = colour_minor(acc_n, table, num_pairs), colour_minor(acc_t, table, num_pairs)
         if compact:
             acc_n, acc_t = restore_order(acc_n, order), restore_order(acc_t, order)
 
@@ -233,6 +250,70 @@ def step(state: SimState, params: SimParams, static: StaticConfig, actions=None)
             )
         )
     return new
+
+
+#: ``"auto"`` on one scene (unbatched, or vmapped over a batch of 1): ``"colours"`` when the last
+#: step had at least this many touching pairs, else ``"active"``. See ``StaticConfig.solver_layout``.
+AUTO_COLOURS_FROM = 8
+#: ``"auto"`` on a vmapped batch of more than one scene
+AUTO_BATCHED = "active"
+#: the layout whose derivatives ``"auto"`` uses (its sweep has a transposable bounded form)
+AUTO_DIFFERENTIATE = "active"
+
+
+def auto_touching_pairs(state: SimState):
+    """() int: pairs with a contact point in ``state.contacts`` (the last step's manifolds)."""
+    return jnp.any(state.contacts.active, axis=-1).sum()
+
+
+@functools.lru_cache(maxsize=64)
+def auto_step(static: StaticConfig):
+    """``f(state, params, actions) -> state`` for ``solver_layout="auto"``: the batch size decides.
+
+    Called on one scene it counts the pairs that touched in the last step (``state.contacts``) and
+    steps with ``"colours"`` from :data:`AUTO_COLOURS_FROM` of them, else with ``"active"`` (a
+    ``lax.cond``: on one scene only the branch taken runs). Under ``jax.vmap`` (a
+    ``jax.custom_batching.custom_vmap`` rule, so the choice is made when tracing, from the static
+    batch size) a batch of more than one scene steps with :data:`AUTO_BATCHED`, and a batch of one
+    is squeezed and stepped as one scene. Derivatives (``jax.jvp``, ``jax.grad``) go through
+    :data:`AUTO_DIFFERENTIATE` (a ``jax.custom_jvp`` around it all), whatever the batch.
+    """
+    few = dataclasses.replace(static, solver_layout="active")
+    crowded = dataclasses.replace(static, solver_layout="colours")
+    many = dataclasses.replace(static, solver_layout=AUTO_BATCHED)
+    diff = dataclasses.replace(static, solver_layout=AUTO_DIFFERENTIATE)
+
+    @jax.custom_batching.custom_vmap
+    def primal(state, params, actions):
+        if pair_schedule(static.num_polygons, static.num_circles).num_rounds == 0:
+            return _step(state, params, few, actions)
+        return jax.lax.cond(
+            auto_touching_pairs(state) >= AUTO_COLOURS_FROM,
+            lambda s, p, a: _step(s, p, crowded, a),
+            lambda s, p, a: _step(s, p, few, a),
+            state, params, actions,
+        )
+
+    @primal.def_vmap
+    def _batched(axis_size, in_batched, state, params, actions):
+        args, in_batched = (state, params, actions), tuple(in_batched)
+        if axis_size == 1:  # a batch of one: step the scene itself
+            args = jax.tree.map(lambda x, b: x[0] if b else x, args, in_batched)
+            out = primal(*args)
+            return jax.tree.map(lambda x: x[None], out), jax.tree.map(lambda _: True, out)
+        in_axes = jax.tree.map(lambda b: 0 if b else None, in_batched)
+        out = jax.vmap(lambda s, p, a: _step(s, p, many, a), in_axes=in_axes)(*args)
+        return out, jax.tree.map(lambda _: True, out)
+
+    @jax.custom_jvp
+    def f(state, params, actions):
+        return primal(state, params, actions)
+
+    @f.defjvp
+    def _jvp(primals, tangents):
+        return jax.jvp(lambda s, p, a: _step(s, p, diff, a), primals, tangents)
+
+    return f
 
 
 def rollout(state: SimState, params: SimParams, static: StaticConfig, actions=None, num_steps: int | None = None):

@@ -49,23 +49,33 @@ class StaticConfig:
             (Box2D's relax stage; removes the push-out velocity so position correction adds no energy).
         num_position_iterations: joint position-projection passes after integrating positions.
         do_warm_starting: start each step from the previous step's accumulated impulses.
-        solver_layout: how a contact sweep walks the pairs. ``"active"`` and ``"rounds"`` compute the
-            same sweep (the same updates in the same order; equal up to last-bit rounding).
-            ``"active"`` (default): the pairs with a contact are moved to the front each step and
-            visited one at a time, so a sweep costs as many loop steps as there are touching pairs.
+        solver_layout: how a contact sweep walks the pairs: ``"active"`` (default), ``"rounds"``,
+            ``"colours"``, or ``"auto"``, which picks one by itself
+            (:func:`~rizzlib.jax2d.stepping.auto_step`): a single scene (or a vmapped batch of one)
+            uses ``"colours"`` when the last step had at least ``stepping.AUTO_COLOURS_FROM`` (8)
+            touching pairs and ``"active"`` below that; a vmapped batch of more than one scene uses
+            ``"active"``; derivatives always go through ``"active"``. The rule follows the layouts'
+            measured speeds on 2 CPU cores (``benchmarks/engine.py``, pile14 and pyramid10): at batch
+            1 a sweep's cost is its number of sequential loop steps, and ``"active"`` (one per
+            touching pair) was 1.5-3.6x slower there than the layouts that solve disjoint pairs
+            together; in a vmapped batch of 256 ``"active"`` was the fastest (1.4-2.6x ``"rounds"``,
+            1.9-2.2x ``"colours"``). ``"auto"`` is not the default yet: the colour-by-colour
+            layout it uses at batch 1 is still to be timed on every scene.
+            ``"active"``: the pairs with a contact are moved to the front each step and visited one
+            at a time, so a sweep costs as many loop steps as there are touching pairs. Its loop
+            length depends on the data, which autodiff cannot transpose, so derivatives
+            (``jax.grad``, ``jax.jvp``) go through a custom JVP that scans all pairs instead: same
+            numbers, rounds-like cost, only when differentiating.
             ``"rounds"``: all P+C choose 2 pairs in round-robin rounds of disjoint pairs, solved a
-            round at a time whether or not they touch. ``"active"`` is the faster of the two in every
-            scene and batch size of ``benchmarks/engine.py``. Its loop length depends on the data,
-            which autodiff cannot transpose, so derivatives (``jax.grad``, ``jax.jvp``) go through
-            a custom JVP that scans all pairs instead: same numbers, rounds-like cost, only when
-            differentiating.
+            round at a time whether or not they touch; the same updates in the same order as
+            ``"active"`` (equal up to last-bit rounding). ``"auto"`` never picks it; kept as the
+            static-shape reference the other two are tested against.
             ``"colours"``: Box2D v3's graph colouring (:func:`~rizzlib.jax2d.contact_solver.colour_pairs`):
             each step the touching pairs are coloured so that no moving body appears twice in a
-            colour, and a sweep solves one colour at a time, all its pairs at once: as many loop
-            steps as colours (a handful) instead of touching pairs. Still Gauss-Seidel, in colour
-            order rather than schedule order, so its numbers differ from the other two by the
-            order of the updates. Not the default yet: its speed against ``"active"`` is still to
-            be measured on an unloaded machine (``benchmarks/engine.py --layout colours``).
+            colour, laid out colour by colour, and a sweep solves one colour at a time, all its
+            pairs at once: as many loop steps as colours instead of touching pairs. Still
+            Gauss-Seidel, in colour order rather than schedule order, so its numbers differ from
+            the other two by the order of the updates.
         skip_idle_rounds: ``"rounds"`` only: skip rounds without an active contact (``lax.cond``).
             Faster for a single unbatched scene; under ``vmap`` the cond runs both branches.
         index_rounds: ``"rounds"`` only: index each round's data in place instead of scanning over
@@ -95,7 +105,7 @@ class StaticConfig:
         check_int_range("num_solver_iterations", self.num_solver_iterations, 1, 1000)
         check_int_range("num_relax_iterations", self.num_relax_iterations, 0, 1000)
         check_int_range("num_position_iterations", self.num_position_iterations, 0, 1000)
-        check_choice("solver_layout", self.solver_layout, ("rounds", "active", "colours"))
+        check_choice("solver_layout", self.solver_layout, ("auto", "rounds", "active", "colours"))
 
     @property
     def num_bodies(self) -> int:
