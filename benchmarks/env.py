@@ -423,8 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
     if not args.no_compile_cache:
         args.compile_cache.mkdir(parents=True, exist_ok=True)
-        env["JAX_COMPILATION_CACHE_DIR"] = str(args.compile_cache)
-        os.environ["JAX_COMPILATION_CACHE_DIR"] = str(args.compile_cache)
+        env["JAX_COMPILATION_CACHE_DIR"] = str(args.compile_cache / "peer")  # one folder per JAX version
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = str(args.compile_cache / "ours")
     import jax
 
     source = ensure_wheel(args.wheel)
