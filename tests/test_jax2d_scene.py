@@ -1,5 +1,6 @@
 """Builder, validation, JSON, pair schedule, masks and the jit / vmap / grad contract of rizzlib.jax2d."""
 
+import dataclasses
 import itertools
 import math
 
@@ -450,3 +451,50 @@ def test_kinetix_sizes():
     assert (s.num_polygons, s.num_circles, s.num_joints, s.num_thrusters) == (6, 3, 2, 2)
     with pytest.raises(ValueError, match="size"):
         StaticConfig.kinetix("xl")
+
+
+def _row_of_circles(static, n=9):
+    """A floor and ``n`` circles of radius 0.1 resting on it side by side (2n - 1 touching pairs)."""
+    sb = SceneBuilder(static)
+    sb.add_floor()
+    for k in range(n):
+        sb.add_circle((0.5 + 0.2 * k, 0.1), 0.1, velocity=(0.3 * (k % 2), 0.0))
+    return sb.build()
+
+
+def _max_diff(a, b):
+    return max(float(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)).max(initial=0.0))
+               for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_auto_layout_rule():
+    """``"auto"``: one scene steps with "active" below AUTO_COLOURS_FROM touching pairs in the last
+    step and with "colours" from there on; a vmapped batch of more than one scene with "active"; a
+    batch of one like one scene; derivatives through "active"."""
+    from rizzlib.jax2d import stepping
+
+    static = StaticConfig(num_polygons=1, num_circles=9, num_joints=0, num_thrusters=0, solver_layout="auto")
+    lay = {k: dataclasses.replace(static, solver_layout=k) for k in ("active", "colours")}
+    step = jax.jit(jax2d.step, static_argnums=(2,))
+    s0 = _row_of_circles(static)
+    assert int(stepping.auto_touching_pairs(s0)) == 0  # a fresh scene has no recorded contacts
+    a1 = step(s0, PARAMS, static)  # 0 recorded -> active
+    assert _max_diff(a1, step(s0, PARAMS, lay["active"])) == 0.0
+    assert int(stepping.auto_touching_pairs(a1)) == 17 >= stepping.AUTO_COLOURS_FROM
+    a2 = step(a1, PARAMS, static)  # 17 recorded -> colours
+    assert _max_diff(a2, step(a1, PARAMS, lay["colours"])) == 0.0
+    assert _max_diff(a2, step(a1, PARAMS, lay["active"])) > 0.0  # the two orders differ (so the check means something)
+    batch = lambda s, b: jax.tree.map(lambda x: jnp.repeat(x[None], b, 0), s)  # noqa: E731
+    vstep = jax.jit(jax.vmap(lambda s, st: jax2d.step(s, PARAMS, st), in_axes=(0, None)), static_argnums=(1,))
+    one = vstep(batch(a1, 1), static)
+    assert _max_diff(jax.tree.map(lambda x: x[0], one), a2) == 0.0  # batch of one = one scene (colours)
+    three = vstep(batch(a1, 3), static)
+    assert _max_diff(three, vstep(batch(a1, 3), lay["active"])) == 0.0  # batch > 1: active
+    # derivatives go through the active layout's differentiable sweep, batched or not
+    def loss(st):
+        return lambda vx: jax2d.step(a1.replace(circle=a1.circle.replace(
+            velocity=a1.circle.velocity.at[0, 0].set(vx))), PARAMS, st).circle.position[0, 0]
+    g_auto, g_active = (float(jax.jit(jax.grad(loss(st)))(0.5)) for st in (static, lay["active"]))
+    assert np.isfinite(g_auto) and g_auto == pytest.approx(g_active, rel=1e-6, abs=1e-9)
+    gv = jax.jit(jax.vmap(jax.grad(loss(static))))(jnp.array([0.5, 0.5]))
+    np.testing.assert_allclose(np.asarray(gv), g_active, rtol=1e-6, atol=1e-9)
