@@ -98,7 +98,7 @@ jax.config.update("jax_compilation_cache_dir", os.environ.get("JAX_COMPILATION_C
                                                              os.path.expanduser("~/.cache/rizzlib/jax")))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 2.0)
 T0 = time.time()
-CKPT = Path(kx.__file__).parent / "checkpoints"
+CKPT = Path(os.environ.get("RIZZLIB_KINETIX_CHECKPOINTS", Path(kx.__file__).parent / "checkpoints"))
 RESULTS = json.loads((CKPT / "results.json").read_text())
 SHIPPED = {m: load_checkpoint(str(CKPT / f"{m}.safetensors")) for m in RESULTS["methods"]}
 SCFG = next(iter(SHIPPED.values()))[1]  # the shipped networks' config
@@ -693,8 +693,8 @@ the static pictures below show one edit done that way.
 code(r"""
 from rizzlib.kinetix.widget import LevelEditor
 
-policies = {"SFL generalist": (ACT, policy("agent")), "uniform-levels agent": (ACT, policy("agent", "uniform")),
-            "random actions": (ACT, policy("random")), "no-op": (ACT, policy("constant"))}
+policies = {f"{m} agent": (ACT, policy("agent", m)) for m in SHIPPED}
+policies.update({"random actions": (ACT, policy("random")), "no-op": (ACT, policy("constant"))})
 editor = LevelEditor(car, car_cfg, policies)
 editor.widget
 """)
@@ -738,7 +738,8 @@ if rows_b:
                      f"{num(r.get('ours_sps'), ',.0f')} | {num(r.get('peer_sps'), ',.0f')} | {num(r.get('ratio'), '.2f')} |")
     display(Markdown("\n".join(table)))
     ratios = [r["ratio"] for r in rows_b if r.get("what", "env") == "env" and r.get("batch") == 256 and r.get("ratio")]
-    glue("bench_text", f"at batch 256 ours runs at {min(ratios):.2f}x to {max(ratios):.2f}x kinetix-env's env steps/s"
+    span = f"{min(ratios):.2f}x" if ratios and min(ratios) == max(ratios) else f"{min(ratios or [0]):.2f}x to {max(ratios or [0]):.2f}x"
+    glue("bench_text", f"at batch 256 ours runs at {span} kinetix-env's env steps/s on {len(ratios)} level(s)"
          if ratios else "no batch-256 env row with both sides was recorded")
 else:
     print("benchmarks/results/env.json is not here (a fresh checkout on Colab, or the benchmark was not run)")
