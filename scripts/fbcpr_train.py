@@ -142,7 +142,9 @@ def write_readme(results: dict, out: pathlib.Path, args) -> None:
              "Made by (2 shared CPU cores, single-threaded XLA, `nice -n 19`):", "", "```bash",
              'XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \\',
              f"    nice -n 19 python scripts/fbcpr_train.py --scale {args.scale} --seeds "
-             f"{' '.join(map(str, args.seeds))} --td3-updates {args.td3_updates}", "```", "",
+             f"{' '.join(map(str, args.seeds))} --td3-updates {args.td3_updates}",
+             f"flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale {args.scale}  # the oracle",
+             "```", "",
              "Each `<algo>_<scale>_seed<k>.safetensors` holds the actor and backward-map parameters, the config",
              "(metadata), the evaluation and a 4,096-state inference buffer (replay next states) for reward",
              "prompts. `results_<scale>.json` has every number; `tests/test_fbcpr_checkpoints.py` reloads a",
