@@ -231,7 +231,7 @@ BIG_PI = tabular.policy_matrix(pi_grid)
 MU = np.full(n_grid * 4, 1.0 / (n_grid * 4))
 RHO = MU @ P_GRID
 M_TRUE = tabular.successor_measure(P_GRID, BIG_PI, GAMMA_GRID)
-grid_steps = {"smoke": 300, "cpu": 2000}.get(SCALE, 5000)
+grid_steps = {"smoke": 1500, "cpu": 4000}.get(SCALE, 8000)
 F_TAB, B_TAB = tabular.fit_fb(P_GRID, BIG_PI, MU, GAMMA_GRID, d=n_grid, steps=grid_steps, batch=512)
 M_FB = F_TAB @ B_TAB.T * RHO[None]  # density w.r.t. rho, times rho: the measure
 s0 = 0 * SIZE + 2  # x = 0 (west edge), y = 2
