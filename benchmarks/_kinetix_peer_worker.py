@@ -202,6 +202,8 @@ def build_peer_ppo(level_name: str, model: dict, ppo: dict, seed: int):
     from kinetix.models import ScannedRNN, make_network_from_config
     from kinetix.util.learning import sample_trajectories_and_learn
 
+    if not hasattr(jax.tree, "tree_map"):  # kinetix-env 3.0.2's learning.py calls it; jax 0.9, which it pins, lacks it
+        jax.tree.tree_map = jax.tree_util.tree_map
     level, sep, ep = load_peer_level(level_name)
     env = make_peer_env(sep, ep)
     n = ppo["num_envs"]
