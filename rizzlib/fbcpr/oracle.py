@@ -11,7 +11,7 @@ its return is no top-line there. This oracle knows the dynamics and the reward i
   each wall);
 * discounted value iteration, V ← max_a [r(s') + γ V(s')], for ``iters`` sweeps;
 * acting: at the true continuous state, one-step lookahead over a finer action set
-  (``n_act``² actions on [-1, 1]²) with the exact step and reward and the interpolated V.
+  (``n_act ** 2`` actions on [-1, 1]²) with the exact step and reward and the interpolated V.
 
 The policy is evaluated on the true dynamics, so its return is achievable: it is a lower bound of
 the optimum, and the tests check that it beats TD3 and every zero-shot policy where they succeed.
@@ -138,7 +138,7 @@ class _ShapeOnly:
 
 def greedy_action(values: jax.Array, grid: Grid, task: str, states: jax.Array, gamma: float = 0.99,
                   n_act: int = 9) -> jax.Array:
-    """One-step lookahead action ``(N, 2)`` at ``states (N, 4)`` over ``n_act``² actions."""
+    """One-step lookahead action ``(N, 2)`` at ``states (N, 4)`` over ``n_act ** 2`` actions."""
     reward = tasks.reward_fn(task)
     acts = _actions(n_act)
     nxt = jax.vmap(lambda a: env.step_batch(states, jnp.broadcast_to(a, (states.shape[0], 2))))(acts)  # (A, N, 4)
