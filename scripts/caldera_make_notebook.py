@@ -9,18 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
+from _notebook_source import NotebookSource
 
 OUT = Path(__file__).resolve().parents[1] / "notebooks" / "02_caldera.ipynb"
-CELLS: list[tuple[str, str, list[str]]] = []
-
-
-def md(text: str) -> None:
-    CELLS.append(("markdown", text.strip("\n"), []))
-
-
-def code(text: str, tags: list[str] | None = None) -> None:
-    CELLS.append(("code", text.strip("\n"), tags or []))
+SOURCE = NotebookSource(language_info={"name": "python"})
+md, code = SOURCE.md, SOURCE.code
 
 
 md(r"""
@@ -536,18 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    for kind, text, tags in CELLS:
-        cell = nbformat.v4.new_markdown_cell(text) if kind == "markdown" else nbformat.v4.new_code_cell(text)
-        if tags:
-            cell.metadata["tags"] = tags
-        nb.cells.append(cell)
-    nbformat.write(nb, args.out)
-    print(f"wrote {args.out} ({len(nb.cells)} cells)")
+    SOURCE.write(args.out)
     return 0
 
 

@@ -11,19 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
+from _notebook_source import NotebookSource
 
 OUT = Path(__file__).resolve().parents[1] / "notebooks" / "05_icl.ipynb"
 
-CELLS: list[tuple[str, str, list[str]]] = []
-
-
-def md(text: str) -> None:
-    CELLS.append(("markdown", text.strip("\n"), []))
-
-
-def code(text: str, tags: list[str] | None = None) -> None:
-    CELLS.append(("code", text.strip("\n"), tags or []))
+SOURCE = NotebookSource(language_info={"name": "python", "pygments_lexer": "ipython3"})
+md, code = SOURCE.md, SOURCE.code
 
 
 md(r"""
@@ -842,18 +835,8 @@ different output.
 """)
 
 
-def build() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python", "pygments_lexer": "ipython3"},
-    }
-    for kind, src, tags in CELLS:
-        cell = nbformat.v4.new_markdown_cell(src) if kind == "markdown" else nbformat.v4.new_code_cell(src)
-        if tags:
-            cell.metadata["tags"] = tags
-        nb.cells.append(cell)
-    return nb
+def build():
+    return SOURCE.build()
 
 
 if __name__ == "__main__":
@@ -862,6 +845,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(build(), args.out)
-    print(f"wrote {args.out}")
+    SOURCE.write(args.out)

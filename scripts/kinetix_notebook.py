@@ -11,19 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
+from _notebook_source import NotebookSource
 
 OUT = Path(__file__).resolve().parents[1] / "notebooks" / "01b_kinetix.ipynb"
 
-CELLS: list[tuple[str, str, list[str]]] = []
-
-
-def md(text: str) -> None:
-    CELLS.append(("markdown", text.strip("\n"), []))
-
-
-def code(text: str, tags: list[str] | None = None) -> None:
-    CELLS.append(("code", text.strip("\n"), tags or []))
+SOURCE = NotebookSource()
+md, code = SOURCE.md, SOURCE.code
 
 
 md(r"""
@@ -770,15 +763,7 @@ print(f"notebook body ran in {time.time() - T0:.0f} s at scale {SCALE}")
 
 
 def main() -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    for kind, src, tags in CELLS:
-        cell = nbformat.v4.new_markdown_cell(src) if kind == "markdown" else nbformat.v4.new_code_cell(src)
-        if tags:
-            cell.metadata["tags"] = tags
-        nb.cells.append(cell)
-    nbformat.write(nb, OUT)
-    print(f"wrote {OUT} ({len(nb.cells)} cells)")
+    SOURCE.write(OUT)
 
 
 if __name__ == "__main__":
