@@ -7,6 +7,7 @@ import pytest
 
 from rizzlib.icl.embed import MiniLMEmbedder, SymbolEmbedder, normalize_rows
 from rizzlib.icl.select import (
+    ALL_SELECTORS,
     QUERY_INDEPENDENT,
     SELECTORS,
     Pool,
@@ -16,6 +17,7 @@ from rizzlib.icl.select import (
     select_curriculum,
     select_diversity,
     select_hard,
+    select_iccl,
     select_random,
     select_relevance,
 )
@@ -29,7 +31,7 @@ def random_pool(n=40, d=8, seed=0, tie_difficulty=False):
     return Pool(tuple(Example(f"x{i}", f"y{i}") for i in range(n)), emb, diff), normalize_rows(rng.normal(size=(1, d)))[0]
 
 
-@pytest.mark.parametrize("method", list(SELECTORS))
+@pytest.mark.parametrize("method", list(ALL_SELECTORS))
 @pytest.mark.parametrize("k", [1, 5, 40])
 def test_every_selector_returns_k_distinct_indices_deterministically(method, k):
     pool, q = random_pool()
@@ -40,7 +42,7 @@ def test_every_selector_returns_k_distinct_indices_deterministically(method, k):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("method", list(SELECTORS))
+@pytest.mark.parametrize("method", list(ALL_SELECTORS))
 def test_bad_k_and_empty_pool_are_clear_errors(method):
     pool, q = random_pool(n=10)
     with pytest.raises(ValueError, match="k must be in"):
@@ -132,7 +134,7 @@ def test_orders_are_permutations_with_the_right_similarity_direction():
 
 def test_query_independent_list_matches_behaviour():
     pool, q = random_pool()
-    for m in SELECTORS:
+    for m in ALL_SELECTORS:
         a = select(m, pool, q, 5, np.random.default_rng(0))
         b = select(m, pool, -q, 5, np.random.default_rng(0))
         assert (m in QUERY_INDEPENDENT) == (a.tolist() == b.tolist())
@@ -156,3 +158,21 @@ def test_minilm_embeds_offline_and_ranks_a_paraphrase_first(monkeypatch):
     assert np.allclose(np.linalg.norm(pool.embeddings, axis=1), 1, atol=1e-5)
     q = emb.encode(["kitten"])[0]
     assert corpus[select_relevance(pool, q, 1, np.random.default_rng(0))[0]] == "a small cat"
+
+
+def test_all_selectors_extend_the_table1_five_with_iccl():
+    assert list(SELECTORS) == ["random", "relevance", "diversity", "curriculum", "hard"]
+    assert list(ALL_SELECTORS) == [*SELECTORS, "iccl"]
+    with pytest.raises(ValueError, match="method must be one of"):
+        select("auto_icl", *random_pool(), 3, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_iccl_is_the_brute_force_knn_set_sorted_easy_to_hard(seed):
+    pool, q = random_pool(n=30, seed=seed, tie_difficulty=True)
+    sims = pool.embeddings.astype(np.float64) @ q.astype(np.float64)
+    for k in (1, 6, 30):
+        got = select_iccl(pool, q, k, np.random.default_rng(seed)).tolist()
+        knn = sorted(range(30), key=lambda i: (-sims[i], i))[:k]
+        # easy to hard; equal difficulties keep the similarity rank (most similar first)
+        assert got == sorted(knn, key=lambda i: (pool.difficulty[i], knn.index(i)))

@@ -4,7 +4,8 @@ Synthetic tasks and ideal learners (:mod:`~rizzlib.icl.tasks`, :mod:`~rizzlib.ic
 selectors (:mod:`~rizzlib.icl.select`) over embeddings (:mod:`~rizzlib.icl.embed`), budgeted prompts
 (:mod:`~rizzlib.icl.prompt`), prefix KV caching (:mod:`~rizzlib.icl.cache`), augmentation and noise
 (:mod:`~rizzlib.icl.augment`, :mod:`~rizzlib.icl.noise`), evaluation and significance
-(:mod:`~rizzlib.icl.evaluate`, ROUGE-L in :mod:`~rizzlib.icl.rouge`), experiments (:mod:`~rizzlib.icl.experiments`), the small Llama and
+(:mod:`~rizzlib.icl.evaluate`, ROUGE-L in :mod:`~rizzlib.icl.rouge`), experiments (:mod:`~rizzlib.icl.experiments`;
+Table 2's Auto-ICL, IDS and ICCL in :mod:`~rizzlib.icl.table2`), the small Llama and
 its meta-training (:mod:`~rizzlib.icl.model`, :mod:`~rizzlib.icl.train`) and the real-model path
 (:mod:`~rizzlib.icl.hf`). Graded checks live in :mod:`rizzlib.icl.checks` (not re-exported).
 """
@@ -49,6 +50,7 @@ from rizzlib.icl.presets import PRESETS, ICLConfig, preset  # noqa: E402
 from rizzlib.icl.prompt import Prompt, Template, build_prefix, build_prompt, build_query, synthetic_template  # noqa: E402
 from rizzlib.icl.rouge import rouge_l, rouge_l_f  # noqa: E402
 from rizzlib.icl.select import (  # noqa: E402
+    ALL_SELECTORS,
     SELECTORS,
     Pool,
     make_pool,
@@ -57,14 +59,19 @@ from rizzlib.icl.select import (  # noqa: E402
     select_curriculum,
     select_diversity,
     select_hard,
+    select_iccl,
     select_random,
     select_relevance,
 )
+from rizzlib.icl.table2 import IDS, AutoICL, run_table2  # noqa: E402
 from rizzlib.icl.tasks import Episode, Example, get_task, make_tokenizer, sample_episode  # noqa: E402
 
 __all__ = [
+    "ALL_SELECTORS",
+    "IDS",
     "PRESETS",
     "SELECTORS",
+    "AutoICL",
     "Episode",
     "Example",
     "HiddenStateEmbedder",
@@ -109,6 +116,7 @@ __all__ = [
     "preset",
     "query_logits",
     "rouge_l",
+    "run_table2",
     "rouge_l_f",
     "sample_episode",
     "save_checkpoint",
@@ -116,6 +124,7 @@ __all__ = [
     "select_curriculum",
     "select_diversity",
     "select_hard",
+    "select_iccl",
     "select_random",
     "select_relevance",
     "significantly_better",

@@ -19,7 +19,15 @@ from rizzlib.icl.evaluate import predict_lm, score
 from rizzlib.icl.ideal import covered, ideal_predict
 from rizzlib.icl.noise import inject_noise
 from rizzlib.icl.prompt import synthetic_template
-from rizzlib.icl.select import ORDERS, QUERY_INDEPENDENT, SELECTORS, make_pool, order_demos, select
+from rizzlib.icl.select import (
+    ALL_SELECTORS,
+    ORDERS,
+    QUERY_INDEPENDENT,
+    SELECTORS,
+    make_pool,
+    order_demos,
+    select,
+)
 from rizzlib.icl.tasks import VOCAB, Example, get_task, sample_episode
 
 
@@ -59,6 +67,18 @@ def hull_coverage(selected: np.ndarray, pool: np.ndarray, dims: int = 3) -> floa
         return 0.0
 
 
+def prompt_order(method: str) -> str:
+    """How a query-dependent selection is laid out: ICCL keeps its easy-to-hard order; the others
+    put the most similar demo last, next to the query (the spec's default)."""
+    return "as_selected" if method == "iccl" else "ascending_sim"
+
+
+def _check_methods(methods: Sequence[str]) -> None:
+    for m in methods:
+        if m not in ALL_SELECTORS:
+            raise ValueError(f"methods must be among {tuple(ALL_SELECTORS)}; got {m!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class SelectionResult:
     """Scores of a selection sweep, shape (methods, shots, seeds), and the query coverage of the demos."""
@@ -95,9 +115,7 @@ def run_selection(
     task's metric (exact match; chrF for the cipher).
     """
     check_int_range("seeds", seeds, 1, None)
-    for m in methods:
-        if m not in SELECTORS:
-            raise ValueError(f"methods must be among {tuple(SELECTORS)}; got {m!r}")
+    _check_methods(methods)
     task = get_task(task_name)
     embedder = embedder or SymbolEmbedder(VOCAB)
     shape = (len(methods), len(shots), seeds)
@@ -120,7 +138,7 @@ def run_selection(
                 else:
                     lm, ideal, cv = [], [], []
                     for qi, x in enumerate(xs):
-                        idx = order_demos(select(method, pool, q_emb[qi], k, run_rng), pool, q_emb[qi], "ascending_sim", run_rng)
+                        idx = order_demos(select(method, pool, q_emb[qi], k, run_rng), pool, q_emb[qi], prompt_order(method), run_rng)
                         demos = [pool.examples[i] for i in idx]
                         a, b = _learners(model, tokenizer, task_name, demos, [x])
                         lm += a or []
@@ -384,6 +402,7 @@ def run_dataset_selection(
     choices (Random's set, k-means init, the curriculum's set, the difficulty context).
     """
     check_int_range("seeds", seeds, 1, None)
+    _check_methods(methods)
     pool = make_pool(pool_examples, embedder, np.zeros(len(pool_examples)))
     q_emb = embedder.encode([e.x for e in eval_examples])
     xs, ys = [e.x for e in eval_examples], [e.y for e in eval_examples]
@@ -400,7 +419,7 @@ def run_dataset_selection(
                 else:
                     preds = []
                     for qi, x in enumerate(xs):
-                        idx = order_demos(select(method, pool_s, q_emb[qi], k, rng), pool_s, q_emb[qi], "ascending_sim", rng)
+                        idx = order_demos(select(method, pool_s, q_emb[qi], k, rng), pool_s, q_emb[qi], prompt_order(method), rng)
                         preds += predict_lm(model, tokenizer, template, [pool_s.examples[i] for i in idx], [x], max_new_tokens)
                 out[mi, ki, s] = score(metric, preds, ys).mean()
     return out

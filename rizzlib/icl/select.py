@@ -10,7 +10,13 @@
   centroid the nearest member not chosen yet (query-independent, so cacheable too);
 * ``curriculum``: a random set of k (as Random) sorted by difficulty, easiest first (the paper
   does not say how the set is chosen; we order a random one, as the spec documents);
-* ``hard``: the k highest difficulties (ties by index), in random order.
+* ``hard``: the k highest difficulties (ties by index), in random order;
+* ``iccl`` (In-Context Curriculum Learning, Liu et al. 2024, instance level; one of Baek et al.'s
+  newer selectors in their Table 2): the k nearest neighbours of the query, ordered easy to hard by
+  ``pool.difficulty`` (ICCL scores difficulty by the LM's perplexity; ties keep similarity order).
+
+The five of Baek et al.'s Table 1 are :data:`SELECTORS`; :data:`ALL_SELECTORS` adds ``iccl``. The
+two Table 2 methods that need the LM in the loop (IDS, Auto-ICL) live in :mod:`rizzlib.icl.table2`.
 
 Prompt order is a separate step (:func:`order_demos`, the orders of Baek et al.'s Table 3 plus the
 curriculum order); the default puts the most similar last.
@@ -121,6 +127,17 @@ def select_hard(pool: Pool, query_emb: np.ndarray, k: int, rng: np.random.Genera
     return top[rng.permutation(k)]
 
 
+def select_iccl(pool: Pool, query_emb: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """ICCL: the query's k nearest neighbours (as :func:`select_relevance`) sorted easy to hard.
+
+    Difficulty is ``pool.difficulty`` (ICCL uses the LM's perplexity of each demonstration); ties
+    keep the similarity order (most similar first). The order is part of the method, so callers
+    must not reorder the result.
+    """
+    idx = select_relevance(pool, query_emb, k, rng)
+    return idx[np.argsort(np.asarray(pool.difficulty, dtype=np.float64)[idx], kind="stable")]
+
+
 SELECTORS: dict[str, Callable[..., np.ndarray]] = {
     "random": select_random,
     "relevance": select_relevance,
@@ -128,14 +145,17 @@ SELECTORS: dict[str, Callable[..., np.ndarray]] = {
     "curriculum": select_curriculum,
     "hard": select_hard,
 }
+"""The five methods of Baek et al.'s Table 1."""
+ALL_SELECTORS: dict[str, Callable[..., np.ndarray]] = {**SELECTORS, "iccl": select_iccl}
+"""Every pure selector: Table 1's five and ICCL (Table 2)."""
 QUERY_INDEPENDENT = ("random", "diversity", "curriculum", "hard")
 """Selectors whose demo set does not depend on the query, so one prefix serves every query."""
 
 
 def select(method: str, pool: Pool, query_emb: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Dispatch to ``select_<method>``."""
-    check_choice("method", method, tuple(SELECTORS))
-    return SELECTORS[method](pool, query_emb, k, rng)
+    """Dispatch to ``select_<method>`` (any of :data:`ALL_SELECTORS`)."""
+    check_choice("method", method, tuple(ALL_SELECTORS))
+    return ALL_SELECTORS[method](pool, query_emb, k, rng)
 
 
 ORDERS = ("as_selected", "random", "ascending_sim", "descending_sim", "easy_to_hard", "hard_to_easy")
