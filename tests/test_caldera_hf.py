@@ -132,7 +132,11 @@ def test_gpu_data_path_and_table_end_to_end(wikitext_dir, model_dir, offline):
     rows = whole_model_table(cfg, data, log=None)
     by = {r["method"]: r for r in rows}
     ft, lora = "CALDERA k=8 + RHT-FT", "CALDERA k=8 + RHT-FT + LoRA (top 2 directions)"
-    assert set(by) == {"fp32", "RTN 2-bit", "GPTQ 2-bit", "LDLQ + E8P (QuIP#, no FT)", "CALDERA k=8", ft, lora}
+    wide = {"GPTQ 3-bit", "LDLQ + E8P-RVQ 3-bit (QuIP#, no FT)"}
+    assert set(by) == {"fp32", "RTN 2-bit", "GPTQ 2-bit", "LDLQ + E8P (QuIP#, no FT)", "CALDERA k=8", ft, lora} | wide
+    # 3-bit Q: E8P-RVQ stores 3 bits a weight plus its scalars; GPTQ 3 bits plus a 16-bit scale per row
+    assert by["LDLQ + E8P-RVQ 3-bit (QuIP#, no FT)"]["bits"] - by["LDLQ + E8P (QuIP#, no FT)"]["bits"] == pytest.approx(1.0)
+    assert by["GPTQ 3-bit"]["bits"] - by["GPTQ 2-bit"]["bits"] == pytest.approx(1.0)
     assert by["fp32"]["ppl"] == pytest.approx(perplexity(model, windows(test_ids, 16, 6)), rel=1e-6)
     assert all(math.isfinite(r["ppl"]) and r["ppl"] > 1 for r in rows)
     assert by["LDLQ + E8P (QuIP#, no FT)"]["bits"] < by["CALDERA k=8"]["bits"] < by[ft]["bits"] < by[lora]["bits"]

@@ -39,6 +39,68 @@ def test_verdicts_follow_the_numbers():
     assert {r["method"] for r in PAPER_LLAMA2_7B} >= {"fp16", "CALDERA k=64"}
 
 
+def two_rank_rows(k32_ppl):
+    out = rows(5.5, 5.4)
+    out.insert(5, {"method": "CALDERA k=32", "ppl": k32_ppl, "bits": 2.6})
+    out[-1]["method"] = "CALDERA k=32 + LoRA (top 8 directions)"
+    return out
+
+
+def test_rank_rows_sorts_by_rank_and_skips_fine_tuned_rows():
+    from rizzlib.caldera.table import rank_rows
+
+    mixed = two_rank_rows(5.3)
+    mixed.insert(3, mixed.pop(5))  # k=32 before rank 0 in the list
+    assert [k for k, _ in rank_rows(mixed)] == [0, 16, 32]
+    assert [r["ppl"] for _, r in rank_rows(mixed)] == [6.0, 5.5, 5.3]
+
+
+def test_marginal_rank_verdicts_follow_the_numbers():
+    # rank 0 (2.0, 6.0) -> k=16 (2.3, 5.5): 5/3 per bit; k=16 -> k=32 (2.6, 5.4): 1/3 per bit
+    said = verdicts(two_rank_rows(5.4))
+    assert said[0].startswith("CALDERA k=16 closes 50%") and "in the paper k=64 closed 27%" in said[0]
+    assert said[1].startswith("CALDERA k=32 closes 60%") and "0.600 extra bits" in said[1] and "k=128 closed 47%" in said[1]
+    assert "from k=16 to k=32 costs 0.300 more bits" in said[2] and "0.333 lower per extra bit, against 1.667" in said[2]
+    assert "the returns diminish" in said[2] and "k=64 to k=128 bought 6.1 per extra bit, against 8.5" in said[2]
+    assert "the returns grow" in verdicts(two_rank_rows(4.5))[2]  # 1.0 / 0.3 = 3.333 per bit > 1.667
+    assert "does not pay for its bits at all" in verdicts(two_rank_rows(5.6))[2]
+    worse = two_rank_rows(5.0)
+    worse[4]["ppl"] = 6.5  # k=16 worse than rank 0, k=32 better than k=16
+    assert "pays where the smaller did not" in verdicts(worse)[2]
+
+
+def test_frontier_brute_force_and_verdicts():
+    import itertools
+
+    from rizzlib.caldera.table import frontier, frontier_verdicts
+
+    g = torch.Generator().manual_seed(3)
+    for _ in range(20):
+        pts = [{"method": f"m{i}", "bits": float(b), "ppl": float(p)}
+               for i, (b, p) in enumerate(zip(torch.randint(2, 6, (7,), generator=g), torch.randint(5, 9, (7,), generator=g)))]  # fmt: skip
+        pts.append({"method": "fp32", "bits": 32.0, "ppl": 1.0})
+        front = frontier(pts)
+        def beats(o, r):
+            return (o["bits"], o["ppl"]) != (r["bits"], r["ppl"]) and o["bits"] <= r["bits"] and o["ppl"] <= r["ppl"]
+
+        for r, o in itertools.product(pts[:-1], pts[:-1]):  # a frontier row is never beaten
+            if any(f is r for f in front):
+                assert not beats(o, r)
+        for r in pts[:-1]:  # and every other row is
+            if not any(f is r for f in front):
+                assert any(beats(o, r) for o in pts[:-1])
+        assert all(f["method"] != "fp32" for f in front) and front == sorted(front, key=lambda r: (r["bits"], r["ppl"]))
+    said = frontier_verdicts(two_rank_rows(5.4))  # GPTQ 2-bit 7.0 at 2.1 bits, k=16 5.5 at 2.3, k=32 5.4 at 2.6
+    assert said[0].startswith("The rows that no other row beats") and "CALDERA k=16 (2.300 bits, 5.500)" in said[0]
+    assert "CALDERA k=32 (2.600 bits, 5.400) is on that frontier." in said
+    assert "(3.000 bits, 5.400) is beaten by CALDERA k=32 (2.600" in said[-2]  # same ppl as k=32, more bits
+    assert said[-1].startswith("So on this model CALDERA k=16 and CALDERA k=32 are worth their bits")
+    cheap = two_rank_rows(5.4) + [{"method": "GPTQ 3-bit", "ppl": 5.0, "bits": 2.2}]
+    said = frontier_verdicts(cheap)
+    assert "CALDERA k=16 (2.300 bits, 5.500) is beaten by GPTQ 3-bit (2.200 bits, 5.000)." in said
+    assert said[-1].startswith("So on this model no rank of CALDERA without fine-tuning is worth its bits")
+
+
 def test_bits_before_lora_count_directions_at_their_quantized_width():
     model = build_lm(LMConfig(d_model=32, n_layers=1, n_heads=2, d_ff=64, ctx=16))
     calib = torch.randint(0, 256, (8, 16), generator=torch.Generator().manual_seed(0))
@@ -95,3 +157,19 @@ def test_quanto_rows_on_a_tiny_model(monkeypatch):
     if quanto_unpack_backend() == "c++":  # the extension is built here: same perplexities
         built = quanto_rows(ChapterConfig(), {"model": model, "test": test})
         assert [r["ppl"] for r in built] == [r["ppl"] for r in out]
+
+
+def test_every_preset_has_two_nonzero_ranks_and_bad_settings_are_clear_errors():
+    from rizzlib.caldera.presets import PRESETS, ChapterConfig
+
+    for scale in ("smoke", "cpu", "gpu"):
+        cfg = PRESETS(scale)
+        assert 0 in cfg.ranks and len([k for k in cfg.ranks if k > 0]) >= 2, scale
+        assert cfg.caldera_config(0, q_bits=3).q_bits == 3 and cfg.caldera_config(max(cfg.ranks)).ft_rank == cfg.ft_rank
+    assert PRESETS("gpu").ranks == (0, 64, 128)  # the paper's two smallest Llama-2 7B ranks
+    with pytest.raises(ValueError, match="ranks must not repeat"):
+        ChapterConfig(ranks=(0, 16, 16))
+    with pytest.raises(ValueError, match="ranks\\[i\\]"):
+        ChapterConfig(ranks=(0, -1))
+    with pytest.raises(ValueError, match="wide_q_bits\\[i\\]"):
+        ChapterConfig(wide_q_bits=(2,))

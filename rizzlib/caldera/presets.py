@@ -24,7 +24,12 @@ class ChapterConfig:
     ctx: int = 128
     calib_windows: int = 64
     eval_windows: int = 64
-    ranks: tuple[int, ...] = (0, 16)
+    ranks: tuple[int, ...] = (0, 16, 32)
+    """CALDERA ranks of the whole-model table (0 = LDLQ + E8P, QuIP# without fine-tuning); RHT-FT and
+    LoRA run at the largest."""
+    wide_q_bits: tuple[int, ...] = (3,)
+    """Wider Q at rank 0 beside the ranks (GPTQ and LDLQ + E8P-RVQ at these bits): the other way to
+    spend the bits a rank costs."""
     outer_iters: int = 5
     lr_iters: int = 10
     tune_iters: int = 2
@@ -49,21 +54,25 @@ class ChapterConfig:
         check_int_range("eval_windows", self.eval_windows, 1, None)
         for k in self.ranks:
             check_int_range("ranks[i]", k, 0, None)
+        if len(set(self.ranks)) != len(self.ranks):
+            raise ValueError(f"ranks must not repeat a rank; got {self.ranks}")
+        for b in self.wide_q_bits:
+            check_int_range("wide_q_bits[i]", b, 3, 4)
         check_int_range("lora_steps", self.lora_steps, 0, None)
         check_int_range("rht_ft_steps", self.rht_ft_steps, 0, None)
 
-    def caldera_config(self, rank: int, ft_rank: int | None = None) -> CalderaConfig:
-        """The per-matrix CALDERA settings of this run at ``rank``."""
+    def caldera_config(self, rank: int, ft_rank: int | None = None, q_bits: int = 2) -> CalderaConfig:
+        """The per-matrix CALDERA settings of this run at ``rank`` (``q_bits``: E8P or its RVQ variants)."""
         ft = min(self.ft_rank if ft_rank is None else ft_rank, rank)
         return CalderaConfig(
-            rank=rank, lr_bits=self.lr_bits, outer_iters=self.outer_iters, lr_iters=self.lr_iters,
+            rank=rank, q_bits=q_bits, lr_bits=self.lr_bits, outer_iters=self.outer_iters, lr_iters=self.lr_iters,
             tune_iters=self.tune_iters, ft_rank=ft,
         )  # fmt: skip
 
 
 PRESETS = Presets(
     smoke=ChapterConfig(
-        calib_windows=8, eval_windows=8, ranks=(0, 16), outer_iters=1, lr_iters=2, tune_iters=0, lora_steps=5, rht_ft_steps=4,
+        calib_windows=8, eval_windows=8, ranks=(0, 8, 16), outer_iters=1, lr_iters=2, tune_iters=0, lora_steps=5, rht_ft_steps=4,
         layer_sweep_ranks=(0, 16), gaussian_vectors=4000, blocks=(0,), sweep_iters=2,
     ),
     cpu=ChapterConfig(outer_iters=3, lr_iters=5, tune_iters=1, layer_sweep_ranks=(0, 8, 32), sweep_iters=6),

@@ -2,7 +2,8 @@
 
 Every row uses the same model, calibration windows (Hessians from the fp32 model, once) and
 held-out windows: fp32, RTN 2-bit, GPTQ 2-bit, LDLQ + E8P (QuIP# without fine-tuning = CALDERA
-rank 0), CALDERA at each preset rank, and CALDERA + LoRA on L and R at the largest rank.
+rank 0), CALDERA at each preset rank, RHT-FT and then LoRA on L and R at the largest rank, and GPTQ and
+LDLQ + E8P-RVQ at the preset's wider Q (3 bits): the other way to spend the bits a rank costs.
 """
 
 from __future__ import annotations
@@ -65,10 +66,10 @@ def whole_model_table(cfg: ChapterConfig, data: dict | None = None, progress: bo
     hess_s = time.perf_counter() - t0
     rows = [{"method": "fp32", "bits": 32.0, "ppl": perplexity(base, test), "seconds": 0.0, "mean_layer_error": 0.0}]
 
-    def add(name, method, ccfg=None, lora=False):
+    def add(name, method, ccfg=None, lora=False, bits=2):
         model = copy.deepcopy(base)
         t = time.perf_counter()
-        reps = compress_model(model, hess, method, ccfg, bits=2, progress=progress, blocks=cfg.blocks)
+        reps = compress_model(model, hess, method, ccfg, bits=bits, progress=progress, blocks=cfg.blocks)
         sec = time.perf_counter() - t + hess_s
         row = {"method": name, "bits": average_bits_of(reps, before_ft=True), "ppl": perplexity(model, test), "seconds": sec,
                "mean_layer_error": sum(r.error for r in reps) / len(reps)}  # fmt: skip
@@ -104,6 +105,9 @@ def whole_model_table(cfg: ChapterConfig, data: dict | None = None, progress: bo
     top = max(cfg.ranks)
     for k in sorted(k for k in cfg.ranks if k > 0):
         add(f"CALDERA k={k}", "caldera", cfg.caldera_config(k), lora=k == top)
+    for b in cfg.wide_q_bits:
+        add(f"GPTQ {b}-bit", "gptq", bits=b)
+        add(f"LDLQ + E8P-RVQ {b}-bit (QuIP#, no FT)", "caldera", cfg.caldera_config(0, q_bits=b))
     return rows
 
 
@@ -175,8 +179,36 @@ def quanto_rows(cfg: ChapterConfig, data: dict | None = None, bits: tuple[int, .
     return rows
 
 
+def by_paper_fp() -> float:
+    """The paper's fp16 Llama-2 7B perplexity."""
+    return next(r["ppl"] for r in PAPER_LLAMA2_7B if r["method"] == "fp16")
+
+
+def rank_rows(rows: list[dict]) -> list[tuple[int, dict]]:
+    """The plain CALDERA rows (no RHT-FT, no LoRA) as (rank, row), by rank; rank 0 is LDLQ + E8P."""
+    out = [(0, r) for r in rows if r["method"] == "LDLQ + E8P (QuIP#, no FT)"]
+    for r in rows:
+        name = r["method"]
+        if name.startswith("CALDERA k=") and "LoRA" not in name and "RHT-FT" not in name:
+            out.append((int(name[len("CALDERA k=") :]), r))
+    return sorted(out, key=lambda kr: kr[0])
+
+
+def _paper_ranks() -> list[tuple[int, float, float]]:
+    """(rank, bits, ppl) of the paper's Llama-2 7B rows without fine-tuning, rank 0 first."""
+    by = {r["method"]: r for r in PAPER_LLAMA2_7B}
+    out = [(0, by["QuIP# no FT (= CALDERA rank 0)"]["bits"], by["QuIP# no FT (= CALDERA rank 0)"]["ppl"])]
+    return out + [(int(m[len("CALDERA k=") :]), r["bits"], r["ppl"]) for m, r in by.items() if m.startswith("CALDERA k=") and "+" not in m]
+
+
+def _per_bit(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Perplexity lowered per extra bit going from (bits, ppl) ``a`` to ``b`` (negative: it rose)."""
+    return (a[1] - b[1]) / (b[0] - a[0]) if b[0] != a[0] else float("nan")
+
+
 def verdicts(rows: list[dict]) -> list[str]:
-    """Sentences generated from the numbers: what rank buys over rank 0, here and in the paper."""
+    """Sentences generated from the numbers: what each rank buys over rank 0 and over the rank before
+    it, per extra bit, here and in the paper; what RHT-FT and LoRA add; E8P against GPTQ."""
     by = {r["method"]: r for r in rows}
     base = by.get("LDLQ + E8P (QuIP#, no FT)")
     fp = by["fp32"]
@@ -184,17 +216,43 @@ def verdicts(rows: list[dict]) -> list[str]:
     if base is None:
         return out
     gap0 = base["ppl"] - fp["ppl"]
-    for r in rows:
-        if not r["method"].startswith("CALDERA k=") or "LoRA" in r["method"] or "RHT-FT" in r["method"]:
-            continue
+    ours = rank_rows(rows)
+    paper = _paper_ranks()
+    p_gap0 = paper[0][2] - by_paper_fp()
+    for i, (_, r) in enumerate(ours[1:], start=1):
         gain = base["ppl"] - r["ppl"]
         extra = r["bits"] - base["bits"]
-        paper = f"in the paper k=64 closed {(8.22 - 7.37) / (8.22 - 5.12):.0%} of Llama-2 7B's gap (8.22 to 7.37, fp16 5.12) for about 0.1 bits."
+        pk, pb, pp = paper[min(i, len(paper) - 1)]
+        ref = (
+            f"in the paper k={pk} closed {(paper[0][2] - pp) / p_gap0:.0%} of Llama-2 7B's gap ({paper[0][2]:.2f} to {pp:.2f}, "
+            f"fp16 {by_paper_fp():.2f}) for about {pb - paper[0][1]:.1f} bits."
+        )
         if gain > 0 and gap0 > 0:
             head = f"{r['method']} closes {gain / gap0:.0%} of the gap between rank 0 ({base['ppl']:.3f}) and fp32 ({fp['ppl']:.3f})"
         else:
             head = f"{r['method']} does not improve on rank 0 ({r['ppl']:.3f} vs {base['ppl']:.3f}; fp32 {fp['ppl']:.3f})"
-        out.append(f"{head} for {extra:.3f} extra bits per weight; {paper}")
+        out.append(f"{head} for {extra:.3f} extra bits per weight; {ref}")
+    for i in range(2, len(ours)):
+        (ka, ra), (kb, rb), (kp, rp) = ours[i - 1], ours[i], ours[i - 2]
+        step = _per_bit((ra["bits"], ra["ppl"]), (rb["bits"], rb["ppl"]))
+        before = _per_bit((rp["bits"], rp["ppl"]), (ra["bits"], ra["ppl"]))
+        if step <= 0:
+            trend = "the larger rank does not pay for its bits at all"
+        elif before <= 0:
+            trend = "the larger rank pays where the smaller did not"
+        else:
+            trend = "the returns diminish" if step < before else "the returns grow"
+        sent = (
+            f"Going from k={ka} to k={kb} costs {rb['bits'] - ra['bits']:.3f} more bits per weight and moves perplexity from "
+            f"{ra['ppl']:.3f} to {rb['ppl']:.3f}: {step:.3f} lower per extra bit, against {before:.3f} from k={kp} to k={ka}, so {trend}."
+        )
+        if i < len(paper):
+            (pka, pba, ppa), (pkb, pbb, ppb), (_, pbp, ppp) = paper[i - 1], paper[i], paper[i - 2]
+            sent += (
+                f" In the paper (Llama-2 7B), k={pka} to k={pkb} bought {_per_bit((pba, ppa), (pbb, ppb)):.1f} per extra bit, "
+                f"against {_per_bit((pbp, ppp), (pba, ppa)):.1f} for the step before."
+            )
+        out.append(sent)
     for r in rows:
         if r["method"].endswith(" + RHT-FT"):
             src = by[r["method"][: -len(" + RHT-FT")]]
@@ -210,7 +268,8 @@ def verdicts(rows: list[dict]) -> list[str]:
         word = "lowers" if r["ppl"] < src["ppl"] else "does not lower"
         out.append(
             f"LoRA on L and R {word} perplexity from {src['ppl']:.3f} to {r['ppl']:.3f}, at {r['bits']:.3f} bits "
-            f"once its directions are stored in 16 bits; the paper's k=256 + RHT-FT + LoRA reached 5.55 at 2.7 bits."
+            f"once its directions are stored in 16 bits; the paper's {PAPER_LLAMA2_7B[-1]['method']} reached "
+            f"{PAPER_LLAMA2_7B[-1]['ppl']:.2f} at {PAPER_LLAMA2_7B[-1]['bits']:g} bits."
         )
     gptq, rtn = by.get("GPTQ 2-bit"), by.get("RTN 2-bit")
     if gptq and rtn:
@@ -234,5 +293,45 @@ def peer_verdicts(rows: list[dict], peer_rows: list[dict]) -> list[str]:
         out.append(
             f"{p['method']}: perplexity {p['ppl']:.3f} at {p['bits']:.2f} bits; LDLQ + E8P has {word} perplexity "
             f"({q0['ppl']:.3f}) at {q0['bits']:.2f} bits."
+        )
+    return out
+
+
+def _beats(o: dict, r: dict) -> bool:
+    """Row ``o`` beats ``r``: no more bits and no higher perplexity, and better in one of them."""
+    return o["bits"] <= r["bits"] and o["ppl"] <= r["ppl"] and (o["bits"] < r["bits"] or o["ppl"] < r["ppl"])
+
+
+def frontier(rows: list[dict]) -> list[dict]:
+    """The compressed rows (bits < 32) that no other row beats (:func:`_beats`), sorted by bits."""
+    cands = [r for r in rows if r["bits"] < 32]
+    keep = [r for r in cands if not any(_beats(o, r) for o in cands)]
+    return sorted(keep, key=lambda r: (r["bits"], r["ppl"]))
+
+
+def frontier_verdicts(rows: list[dict]) -> list[str]:
+    """Where each CALDERA row stands among all rows (ours and the peer's): on the bits-perplexity
+    frontier, or beaten by another row (the one with the fewest bits is named)."""
+    front = frontier(rows)
+    out = ["The rows that no other row beats (as low a perplexity with fewer bits, or a lower one with as few): " + "; ".join(
+        f"{r['method']} ({r['bits']:.3f} bits, {r['ppl']:.3f})" for r in front) + "."]  # fmt: skip
+    plain = [r for _, r in rank_rows(rows) if r["method"].startswith("CALDERA")]
+    for r in [r for r in rows if r["method"].startswith("CALDERA")]:
+        if any(f is r for f in front):
+            out.append(f"{r['method']} ({r['bits']:.3f} bits, {r['ppl']:.3f}) is on that frontier.")
+            continue
+        beat = min((o for o in rows if o["bits"] < 32 and _beats(o, r)), key=lambda o: (o["bits"], o["ppl"]))
+        out.append(
+            f"{r['method']} ({r['bits']:.3f} bits, {r['ppl']:.3f}) is beaten by {beat['method']} "
+            f"({beat['bits']:.3f} bits, {beat['ppl']:.3f})."
+        )
+    if plain:
+        on = [r["method"] for r in plain if any(f is r for f in front)]
+        out.append(
+            "So on this model no rank of CALDERA without fine-tuning is worth its bits: another row does at least as well "
+            "with fewer bits, or better with as few."
+            if not on
+            else f"So on this model {' and '.join(on)} {'is' if len(on) == 1 else 'are'} worth {'its' if len(on) == 1 else 'their'} "
+            "bits without fine-tuning: no other row does as well with fewer bits, or better with as few."
         )
     return out
