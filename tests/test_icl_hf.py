@@ -215,3 +215,78 @@ def test_gpu_preset_runs_one_step_on_the_cpu(saved_model):
     assert s.shape == (1,) and 1 <= s[0] <= 5
     gen = generate_candidates(model, tok, QA_TEMPLATE, refs, 1, np.random.default_rng(0), n_demos=cfg.n_refs, max_new_tokens=8, max_calls=2)
     assert gen.n_calls <= 2
+
+
+def test_dataset_draws_random_subsets_and_names_bad_sizes():
+    from rizzlib.icl.data import as_data, dataset
+    from rizzlib.icl.hf import QA_TEMPLATE
+    from rizzlib.icl.tasks import Example
+
+    pool = [Example(f"q{i}", str(i % 3)) for i in range(10)]
+    ev = [Example(f"e{i}", str(i % 3)) for i in range(4)]
+    data = dataset("toy", pool, ev, QA_TEMPLATE, "accuracy", SymbolEmbedder(["q1"]))
+    p1, q1 = data.draw(np.random.default_rng(3), 6, 2)
+    p2, q2 = data.draw(np.random.default_rng(3), 6, 2)
+    assert p1 == p2 and q1 == q2 and len(set(p1)) == 6 and set(p1) <= set(pool) and set(q1) <= set(ev)
+    assert data.ideal is None and data.max_pool == 10 and np.all(data.difficulty(p1, None) == 0)
+    with pytest.raises(ValueError, match="n_pool must be in"):
+        data.draw(np.random.default_rng(0), 11, 2)
+    with pytest.raises(ValueError, match="n_queries must be in"):
+        data.draw(np.random.default_rng(0), 3, 5)
+    with pytest.raises(ValueError, match="must be non-empty"):
+        dataset("toy", [], ev, QA_TEMPLATE, "accuracy", None)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        dataset("toy", pool, ev, QA_TEMPLATE, "bleu", None)
+    with pytest.raises(ValueError, match="task must be a synthetic task name or a Data"):
+        as_data(3)
+    assert as_data("keycls") is as_data("keycls") and as_data(data) is data
+
+
+def test_noise_on_a_fixed_dataset_is_the_hand_computed_curve():
+    """The noise experiment through the Data path, checked against inject_noise + the ideal learner by hand."""
+    from rizzlib.icl.data import dataset
+    from rizzlib.icl.experiments import run_noise
+    from rizzlib.icl.ideal import ideal_predict
+    from rizzlib.icl.noise import inject_noise
+    from rizzlib.icl.prompt import synthetic_template
+    from rizzlib.icl.tasks import get_task, sample_episode
+
+    ep = sample_episode(get_task("keycls"), np.random.default_rng(0), n_pool=40, n_queries=12)
+    data = dataset("keycls-fixed", ep.pool, ep.queries, synthetic_template("keycls"), "accuracy", SymbolEmbedder(["k0"]),
+                   ideal=lambda demos, xs: ideal_predict("keycls", demos, xs))
+    fr = (0.0, 0.5, 1.0)
+    got = run_noise(data, fr, k=16, seeds=3, n_queries=6, seed=4)["ideal"]
+    for s in range(3):
+        pool, queries = data.draw(np.random.default_rng([4, s]), 16, 6)
+        for fi, r in enumerate(fr):
+            demos = inject_noise(pool, r, np.random.default_rng([4, s, fi])).examples
+            preds = ideal_predict("keycls", demos, [q.x for q in queries])
+            assert got[fi, s] == pytest.approx(np.mean([p == q.y for p, q in zip(preds, queries)]))
+
+
+def test_order_noise_inflation_and_table2_run_unchanged_on_a_real_dataset(saved_model, hub_like_files):
+    """The experiment functions take a registry dataset (hub-schema files, tiny saved model) as they take a task."""
+    from rizzlib.icl.data import from_registry
+    from rizzlib.icl.experiments import run_inflation, run_noise, run_order
+    from rizzlib.icl.table2 import run_table2
+
+    model, tok = load_lm(str(saved_model), dtype="float32", device="cpu")
+    words = sorted({w for e in load_pool_and_eval("banking77", data_files=hub_like_files["banking77"])[0] for w in e.x.split()})
+    data = from_registry("banking77", model, tok, embedder=SymbolEmbedder(words), data_files=hub_like_files["banking77"])
+    assert data.metric == "accuracy" and data.max_pool == 12 and data.ideal is None
+    o = run_order(data, shots=(2,), seeds=2, n_pool=8, n_queries=2, model=model, tokenizer=tok)
+    assert o.model.shape == (4, 1, 2) and np.all((o.model >= 0) & (o.model <= 1)) and np.all(np.isnan(o.ideal))
+    n = run_noise(data, (0.0, 0.5), k=6, seeds=2, n_queries=2, model=model, tokenizer=tok)
+    assert n["model"].shape == (2, 2) and np.all(np.isnan(n["ideal"]))
+    i = run_inflation(data, (0.5, 1.0), window=256, n_distinct=3, seeds=2, n_queries=2, model=model, tokenizer=tok)
+    assert i.model.shape == (2, 2, 2) and np.all(i.n_demos[1] <= 12) and np.all(i.n_demos[:, 0] <= i.n_demos[:, 1])
+    t = run_table2(data, shots=(2,), seeds=2, n_pool=8, n_queries=2, model=model, tokenizer=tok, iterations=2)
+    assert t.ideal is None and t.model.shape == (4, 1, 2) and np.all((t.model >= 0) & (t.model <= 1))
+    with pytest.raises(ValueError, match="tokenizer must be given"):
+        run_inflation(data, (0.5,), window=256, n_distinct=3, seeds=1, n_queries=2)
+    with pytest.raises(ValueError, match="n_distinct must be in"):
+        run_inflation(data, (0.5,), window=256, n_distinct=13, seeds=1, n_queries=2, tokenizer=tok)
+    with pytest.raises(ValueError, match="model must be given"):
+        run_table2(data, shots=(2,), seeds=2, n_pool=8, n_queries=2)
+    with pytest.raises(ValueError, match="n_pool must be in"):
+        run_order(data, shots=(2,), seeds=1, n_pool=13, n_queries=2, model=model, tokenizer=tok)

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from rizzlib.core.validate import check_int_range, check_range
+from rizzlib.icl.data import Data, as_data
 from rizzlib.icl.embed import SymbolEmbedder
 from rizzlib.icl.evaluate import predict_lm, score
-from rizzlib.icl.ideal import covered, ideal_predict
+from rizzlib.icl.ideal import covered
 from rizzlib.icl.noise import inject_noise
 from rizzlib.icl.prompt import synthetic_template
 from rizzlib.icl.select import (
@@ -90,10 +91,16 @@ class SelectionResult:
     coverage: np.ndarray
 
 
-def _learners(model, tokenizer, task_name, demos, xs):
-    tmpl = synthetic_template(task_name)
-    lm = predict_lm(model, tokenizer, tmpl, demos, xs) if model is not None else None
-    return lm, ideal_predict(task_name, demos, xs)
+def _learners(model, tokenizer, task, demos, xs):
+    """(LM answers or None, ideal answers or None) for the query inputs ``xs`` after ``demos``."""
+    data = as_data(task)
+    lm = predict_lm(model, tokenizer, data.template, demos, xs) if model is not None else None
+    return lm, (data.ideal(demos, xs) if data.ideal is not None else None)
+
+
+def _mean_score(metric: str, preds, ys) -> float:
+    """Mean score, NaN when there are no predictions (a learner that does not exist for the data)."""
+    return float("nan") if preds is None else float(score(metric, preds, ys).mean())
 
 
 def run_selection(
@@ -172,7 +179,7 @@ class OrderResult:
 
 
 def run_order(
-    task_name: str,
+    task_name: str | Data,
     orders: Sequence[str] = ORDER_CONDITIONS,
     shots: Sequence[int] = (4, 16, 64),
     seeds: int = 10,
@@ -189,7 +196,9 @@ def run_order(
     Per seed a fresh episode; per shot count k and query, ``set_method`` chooses k demos (relevance:
     the query's k nearest; a query-independent method: one set per (seed, k)); each order in
     ``orders`` (see :func:`~rizzlib.icl.select.order_demos`) arranges that same set, and both
-    learners answer. Difficulty is the task's intrinsic score. Scores use the task's metric.
+    learners answer. Difficulty is the task's intrinsic score (real data: the
+    :class:`~rizzlib.icl.data.Data`'s). Scores use the task's metric; a real dataset has no ideal
+    learner (NaN scores).
     """
     check_int_range("seeds", seeds, 1, None)
     if set_method not in SELECTORS:
@@ -199,35 +208,33 @@ def run_order(
             raise ValueError(f"orders must be among {ORDERS}; got {o!r}")
     if not orders:
         raise ValueError("orders must name at least one order; got none")
-    task = get_task(task_name)
-    tmpl = synthetic_template(task_name)
-    embedder = embedder or SymbolEmbedder(VOCAB)
+    data = as_data(task_name)
+    embedder = embedder or data.embedder
     shape = (len(orders), len(shots), seeds)
     lm_scores = np.zeros(shape) if model is not None else None
     ideal_scores = np.zeros(shape)
     for s in range(seeds):
         rng = np.random.default_rng([seed, s])
-        ep = sample_episode(task, rng, n_pool=n_pool, n_queries=n_queries)
-        pool = make_pool(ep.pool, embedder, task.difficulty(ep.pool))
-        q_emb = embedder.encode([q.x for q in ep.queries])
-        ys = [q.y for q in ep.queries]
+        ep_pool, ep_queries = data.draw(rng, n_pool, n_queries)
+        pool = make_pool(ep_pool, embedder, data.difficulty(ep_pool, np.random.default_rng([seed, s, 99])))
+        q_emb = embedder.encode([q.x for q in ep_queries])
+        ys = [q.y for q in ep_queries]
         for ki, k in enumerate(shots):
             set_rng = np.random.default_rng([seed, s, ki])
             fixed = select(set_method, pool, q_emb[0], k, set_rng) if set_method in QUERY_INDEPENDENT else None
             preds_lm: list[list[str]] = [[] for _ in orders]
             preds_ideal: list[list[str]] = [[] for _ in orders]
-            for qi, q in enumerate(ep.queries):
+            for qi, q in enumerate(ep_queries):
                 chosen = fixed if fixed is not None else select(set_method, pool, q_emb[qi], k, set_rng)
                 for oi, order in enumerate(orders):
                     idx = order_demos(chosen, pool, q_emb[qi], order, np.random.default_rng([seed, s, ki, qi, oi]))
-                    demos = [pool.examples[i] for i in idx]
-                    if model is not None:
-                        preds_lm[oi] += predict_lm(model, tokenizer, tmpl, demos, [q.x])
-                    preds_ideal[oi] += ideal_predict(task_name, demos, [q.x])
+                    lm, ideal = _learners(model, tokenizer, data, [pool.examples[i] for i in idx], [q.x])
+                    preds_lm[oi] += lm or []
+                    preds_ideal[oi] += ideal or []
             for oi in range(len(orders)):
-                ideal_scores[oi, ki, s] = score(task.metric, preds_ideal[oi], ys).mean()
+                ideal_scores[oi, ki, s] = _mean_score(data.metric, preds_ideal[oi] if data.ideal else None, ys)
                 if model is not None:
-                    lm_scores[oi, ki, s] = score(task.metric, preds_lm[oi], ys).mean()
+                    lm_scores[oi, ki, s] = _mean_score(data.metric, preds_lm[oi], ys)
     return OrderResult(tuple(orders), tuple(shots), set_method, lm_scores, ideal_scores)
 
 
@@ -263,7 +270,7 @@ def paired_order_test(scores: np.ndarray, orders: Sequence[str], baseline: str =
 
 
 def run_noise(
-    task_name: str,
+    task_name: str | Data,
     fractions: Sequence[float] = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0),
     k: int = 64,
     seeds: int = 10,
@@ -272,22 +279,26 @@ def run_noise(
     tokenizer=None,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Scores with a fraction of the k random demos' outputs swapped, shape (fractions, seeds) per learner."""
+    """Scores with a fraction of the k random demos' outputs swapped, shape (fractions, seeds) per learner.
+
+    ``task_name`` may be a :class:`~rizzlib.icl.data.Data` (real data: k random pool examples per
+    seed; no ideal learner, so ``"ideal"`` is NaN).
+    """
     check_int_range("k", k, 1, None)
-    task = get_task(task_name)
+    data = as_data(task_name)
     out = {"ideal": np.zeros((len(fractions), seeds))}
     if model is not None:
         out["model"] = np.zeros((len(fractions), seeds))
     for s in range(seeds):
         rng = np.random.default_rng([seed, s])
-        ep = sample_episode(task, rng, n_pool=k, n_queries=n_queries)
-        xs, ys = [q.x for q in ep.queries], [q.y for q in ep.queries]
+        pool, queries = data.draw(rng, k, n_queries)
+        xs, ys = [q.x for q in queries], [q.y for q in queries]
         for fi, r in enumerate(fractions):
-            demos = inject_noise(ep.pool, r, np.random.default_rng([seed, s, fi])).examples
-            lm, ideal = _learners(model, tokenizer, task_name, demos, xs)
-            out["ideal"][fi, s] = score(task.metric, ideal, ys).mean()
+            demos = inject_noise(pool, r, np.random.default_rng([seed, s, fi])).examples
+            lm, ideal = _learners(model, tokenizer, data, demos, xs)
+            out["ideal"][fi, s] = _mean_score(data.metric, ideal, ys)
             if model is not None:
-                out["model"][fi, s] = score(task.metric, lm, ys).mean()
+                out["model"][fi, s] = _mean_score(data.metric, lm, ys)
     return out
 
 
@@ -312,7 +323,7 @@ class InflationResult:
 
 
 def run_inflation(
-    task_name: str,
+    task_name: str | Data,
     fractions: Sequence[float] = (0.125, 0.25, 0.5, 0.75, 1.0),
     window: int = 1024,
     n_distinct: int = 16,
@@ -329,8 +340,10 @@ def run_inflation(
     in order until ``fraction * window`` tokens are full, as the paper inflates its contexts once the
     pool is exhausted; ``distinct``: as many *fresh* demos of the same rule at the same length (the
     control of Agarwal et al.: are repeats worse than new examples?). The two coincide until the
-    pool runs out. Token counts use ``tokenizer`` (default: the synthetic tasks' tokenizer), with
-    ``reserve`` tokens kept for the answer.
+    pool runs out. Token counts use ``tokenizer`` (default: the synthetic tasks' tokenizer; a real
+    dataset needs the model's), with ``reserve`` tokens kept for the answer. On a real dataset the
+    distinct demos are the whole pool at most, so ``distinct`` stops growing when it runs out
+    (``n_demos`` records it).
     """
     from rizzlib.icl.prompt import build_prompt
     from rizzlib.icl.tasks import make_tokenizer
@@ -340,31 +353,37 @@ def run_inflation(
     check_int_range("window", window, 16, None)
     for f in fractions:
         check_range("fractions[i]", f, 0.0, 1.0, low_inclusive=False)
-    task = get_task(task_name)
-    tmpl = synthetic_template(task_name)
+    data = as_data(task_name)
+    tmpl = data.template
+    if tokenizer is None and data.ideal is None:
+        raise ValueError(f"tokenizer must be given for the real dataset {data.name!r} (token counts use the model's)")
     tok = tokenizer if tokenizer is not None else make_tokenizer()
     shape = (len(INFLATION_CONDITIONS), len(fractions), seeds)
     lm_scores = np.zeros(shape) if model is not None else None
     ideal_scores, n_demos = np.zeros(shape), np.zeros(shape, dtype=np.int64)
     max_demos = window // 4 + n_distinct  # every synthetic demo takes at least 4 tokens
+    if data.max_pool is not None:
+        check_int_range("n_distinct", n_distinct, 1, data.max_pool)
+        max_demos = min(max_demos, data.max_pool)
     for s in range(seeds):
         rng = np.random.default_rng([seed, s])
-        ep = sample_episode(task, rng, n_pool=max_demos, n_queries=n_queries)
-        xs, ys = [q.x for q in ep.queries], [q.y for q in ep.queries]
+        ep_pool, ep_queries = data.draw(rng, max_demos, n_queries)
+        xs, ys = [q.x for q in ep_queries], [q.y for q in ep_queries]
         longest = max(xs, key=lambda x: len(tok.encode(tmpl.render_query(x), add_special_tokens=False)))
+        n_rep = window // 4 + n_distinct
         sequences = {
-            "repeated": [ep.pool[i % n_distinct] for i in range(max_demos)],
-            "distinct": list(ep.pool),
+            "repeated": [ep_pool[i % n_distinct] for i in range(n_rep)],
+            "distinct": list(ep_pool),
         }
         for ci, cond in enumerate(INFLATION_CONDITIONS):
             for fi, f in enumerate(fractions):
                 n = build_prompt(tok, tmpl, sequences[cond], longest, max(int(f * window), 1), reserve).n_demos
                 demos = sequences[cond][:n]
                 n_demos[ci, fi, s] = n
-                lm, ideal = _learners(model, tokenizer, task_name, demos, xs)
-                ideal_scores[ci, fi, s] = score(task.metric, ideal, ys).mean()
+                lm, ideal = _learners(model, tokenizer, data, demos, xs)
+                ideal_scores[ci, fi, s] = _mean_score(data.metric, ideal, ys)
                 if model is not None:
-                    lm_scores[ci, fi, s] = score(task.metric, lm, ys).mean()
+                    lm_scores[ci, fi, s] = _mean_score(data.metric, lm, ys)
     return InflationResult(INFLATION_CONDITIONS, tuple(fractions), window, n_distinct, n_demos, lm_scores, ideal_scores)
 
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from rizzlib.core.validate import check_int_range
+from rizzlib.icl.data import Data
 from rizzlib.icl.select import Pool, make_pool, order_demos, select_iccl, select_random, select_relevance
 from rizzlib.icl.tasks import Example
 
@@ -130,16 +131,16 @@ class AutoICL:
 
 @dataclasses.dataclass(frozen=True)
 class Table2Result:
-    """Scores of :func:`run_table2`, shape (methods, shots, seeds) per learner (``model`` is None without an LM)."""
+    """Scores of :func:`run_table2`, shape (methods, shots, seeds) per learner (None where a learner is absent)."""
 
     methods: tuple[str, ...]
     shots: tuple[int, ...]
     model: np.ndarray | None
-    ideal: np.ndarray
+    ideal: np.ndarray | None
 
 
 def run_table2(
-    task_name: str,
+    task_name: str | Data,
     shots: Sequence[int] = (4, 16, 64),
     seeds: int = 10,
     n_pool: int = 256,
@@ -156,35 +157,36 @@ def run_table2(
     (and is the block Auto-ICL labels after); the others choose per query. ICCL's difficulty is the
     LM's loss on each demonstration after a random 8-shot block (the task's intrinsic difficulty
     without an LM; the ideal learner ignores order anyway). Scores use the task's metric.
+    ``task_name`` may be a real dataset (:class:`~rizzlib.icl.data.Data`): no ideal learner, so
+    ``ideal`` is None.
     """
-    from rizzlib.icl.embed import SymbolEmbedder
+    from rizzlib.icl.data import as_data
     from rizzlib.icl.evaluate import score
     from rizzlib.icl.experiments import loss_difficulty
-    from rizzlib.icl.prompt import synthetic_template
-    from rizzlib.icl.tasks import VOCAB, get_task, sample_episode
 
     check_int_range("seeds", seeds, 1, None)
     check_int_range("n_queries", n_queries, 1, None)
     for k in shots:
         check_int_range("shots[i]", k, 1, n_pool)
-    task = get_task(task_name)
-    tmpl = synthetic_template(task_name)
-    embedder = embedder or SymbolEmbedder(VOCAB)
-    learners = {"ideal": ideal_learner(task_name)}
+    data = as_data(task_name)
+    embedder = embedder or data.embedder
+    learners = {"ideal": data.ideal} if data.ideal is not None else {}
     if model is not None:
-        learners["model"] = lm_learner(model, tokenizer, tmpl)
+        learners["model"] = lm_learner(model, tokenizer, data.template)
+    if not learners:
+        raise ValueError(f"model must be given for the real dataset {data.name!r} (it has no ideal learner)")
     out = {name: np.zeros((len(TABLE2_METHODS), len(shots), seeds)) for name in learners}
     for s in range(seeds):
         rng = np.random.default_rng([seed, s])
-        ep = sample_episode(task, rng, n_pool=n_pool, n_queries=n_queries)
+        ep_pool, ep_queries = data.draw(rng, n_pool, n_queries)
         if model is not None:
-            diff = loss_difficulty(model, tokenizer, tmpl, ep.pool, np.random.default_rng([seed, s, 99]))
+            diff = loss_difficulty(model, tokenizer, data.template, ep_pool, np.random.default_rng([seed, s, 99]))
         else:
-            diff = task.difficulty(ep.pool)
-        pool = make_pool(ep.pool, embedder, diff)
-        demo_pool = make_demo_pool(ep.pool, embedder, diff)
-        q_emb = embedder.encode([q.x for q in ep.queries])
-        xs, ys = [q.x for q in ep.queries], [q.y for q in ep.queries]
+            diff = data.difficulty(ep_pool, np.random.default_rng([seed, s, 99]))
+        pool = make_pool(ep_pool, embedder, diff)
+        demo_pool = make_demo_pool(ep_pool, embedder, diff)
+        q_emb = embedder.encode([q.x for q in ep_queries])
+        xs, ys = [q.x for q in ep_queries], [q.y for q in ep_queries]
         for ki, k in enumerate(shots):
             block = select_random(pool, q_emb[0], k, np.random.default_rng([seed, s, ki]))
             for name, learner in learners.items():
@@ -197,5 +199,5 @@ def run_table2(
                     preds["ids"].append(ids.run(demo_pool, x, k, rng_m)[0])
                     preds["iccl"] += learner([pool.examples[i] for i in select_iccl(pool, q_emb[qi], k, rng_m)], [x])
                 for mi, method in enumerate(TABLE2_METHODS):
-                    out[name][mi, ki, s] = score(task.metric, preds[method], ys).mean()
-    return Table2Result(TABLE2_METHODS, tuple(shots), out.get("model"), out["ideal"])
+                    out[name][mi, ki, s] = score(data.metric, preds[method], ys).mean()
+    return Table2Result(TABLE2_METHODS, tuple(shots), out.get("model"), out.get("ideal"))
