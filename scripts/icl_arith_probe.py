@@ -100,6 +100,8 @@ def run_variant(name: str, task, mcfg: ModelConfig, minutes: float, steps: int, 
             log["step"].append(step)
             log["digit_loss"].append(round(loss, 4))
             log["late_acc"].append(round(acc, 4))
+            if args.verbose:
+                print(f"{name}: step {step}, {time.perf_counter() - start:.0f} s, digit loss {loss:.4f}, late acc {acc:.3f}", flush=True)
         ids, mask, _ = batch(task, tok, rng, args.batch_size, args.seq_len)
         logits = model(input_ids=ids[:, :-1], use_cache=False).logits
         ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
@@ -138,25 +140,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--append", action="store_true", help="add this run to the runs already in --out")
+    parser.add_argument("--verbose", action="store_true", help="print every logged evaluation")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     run = {
         "command": "python scripts/icl_arith_probe.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()} CPU shared with other jobs, torch {torch.__version__}, 1 thread",
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": {"minutes": args.minutes, "batch_size": args.batch_size, "seq_len": args.seq_len, "eval_batch": args.eval_batch, "lr": TrainConfig.lr},
         "variants": {},
     }
     for name in args.variants:
         if name not in VARIANTS:
             raise ValueError(f"variants must be among {list(VARIANTS)}; got {name!r}")
-        task, mcfg = VARIANTS[name]
-        run["variants"][name] = run_variant(name, task, mcfg, args.minutes, args.steps, args)
     result = {"uniform_loss": math.log(10), "runs": []}
     if args.append and args.out.is_file():
         result = json.loads(args.out.read_text())
     result["runs"].append(run)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    start = time.perf_counter()
+    for name in args.variants:
+        task, mcfg = VARIANTS[name]
+        run["variants"][name] = run_variant(name, task, mcfg, args.minutes, args.steps, args)
+        run["wall_s"] = round(time.perf_counter() - start, 1)
+        # written after every variant, so a run stopped early keeps the variants it finished
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.out}")
     return 0
 

@@ -109,3 +109,33 @@ def test_probe_conclusion_follows_the_numbers():
     assert "partial credit" in probe_conclusion({"a+b+c (128)": stuck, "a+b (64)": learned}, u, "a+b+c")
     assert "cannot separate" in probe_conclusion({"a+b+c (128)": stuck, "a+b (64)": stuck}, u, "a+b+c")
     assert "did leave" in probe_conclusion({"a+b+c (128)": learned, "a+b (64)": learned}, u, "a+b+c")
+
+
+def test_table2_verdict_follows_the_numbers():
+    from rizzlib.icl.report import table2_verdict
+    from rizzlib.icl.table2 import PAPER_TABLE2
+
+    flat = table2_verdict({"ids": (0, 10), "iccl": (1, 10)}, {"ids": 0.01, "iccl": -0.02}, 64, "small Llama", PAPER_TABLE2)
+    assert "1 of 20 comparisons (5 %: ids 0/10, iccl 1/10), as rarely" in flat
+    assert "ids +0.010, iccl -0.020, all within the paper's largest Table 2 gap (0.021)" in flat
+    mixed = table2_verdict({"ids": (6, 10)}, {"ids": 0.2, "auto_icl": -0.3}, 16, "ideal learner", PAPER_TABLE2)
+    assert "more often than the paper's 8 %" in mixed and "ids leads by more than" in mixed and "auto_icl trails by more than it" in mixed
+    assert "trails by more than the paper" in table2_verdict({"ids": (0, 4)}, {"ids": -0.5}, 4, "x", PAPER_TABLE2)
+    with pytest.raises(ValueError, match="at least one comparison"):
+        table2_verdict({}, {}, 4, "x", PAPER_TABLE2)
+
+
+def test_plateau_exit_and_long_probe_verdict_follow_the_curve():
+    import math
+
+    from rizzlib.icl.report import long_probe_verdict, plateau_exit
+
+    u = math.log(10)
+    assert plateau_exit([0, 50, 100], [4.0, 2.31, 2.1], u) == 100
+    assert plateau_exit([0, 50], [4.0, 2.25], u) is None  # within the margin
+    with pytest.raises(ValueError, match="same length"):
+        plateau_exit([0], [1.0, 2.0], u)
+    stuck = long_probe_verdict("a+b+c", [0, 50, 900], [4.2, 2.31, 2.305], 1680.0, u)
+    assert "900 steps (28 min" in stuck and "did not leave the plateau" in stuck and "lowest 2.305" in stuck
+    left = long_probe_verdict("a+b+c", [0, 500, 900], [4.2, 2.0, 1.2], 600.0, u)
+    assert "left the plateau at step 500" in left and "ended at 1.200" in left

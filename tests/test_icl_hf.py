@@ -228,7 +228,7 @@ def test_dataset_draws_random_subsets_and_names_bad_sizes():
     p1, q1 = data.draw(np.random.default_rng(3), 6, 2)
     p2, q2 = data.draw(np.random.default_rng(3), 6, 2)
     assert p1 == p2 and q1 == q2 and len(set(p1)) == 6 and set(p1) <= set(pool) and set(q1) <= set(ev)
-    assert data.ideal is None and data.max_pool == 10 and np.all(data.difficulty(p1, None) == 0)
+    assert data.ideal is None and data.max_pool == 10 and data.max_queries == 4 and np.all(data.difficulty(p1, None) == 0)
     with pytest.raises(ValueError, match="n_pool must be in"):
         data.draw(np.random.default_rng(0), 11, 2)
     with pytest.raises(ValueError, match="n_queries must be in"):

@@ -33,6 +33,7 @@ class Data:
         difficulty: ``(pool, rng) -> (n,)`` difficulty scores (larger = harder).
         ideal: ideal learner ``(demos, xs) -> answers``, or None (real data).
         max_pool: the most pool examples ``draw`` can return (None: unlimited, synthetic).
+        max_queries: the most queries ``draw`` can return (None: unlimited, synthetic).
     """
 
     name: str
@@ -43,6 +44,7 @@ class Data:
     difficulty: Callable[[Sequence[Example], np.random.Generator], np.ndarray]
     ideal: Callable[[Sequence[Example], Sequence[str]], list[str]] | None = None
     max_pool: int | None = None
+    max_queries: int | None = None
 
 
 @functools.cache
@@ -96,7 +98,7 @@ def dataset(
         return tuple(pool[i] for i in p), tuple(evalset[i] for i in q)
 
     diff = difficulty or (lambda ex, rng: np.zeros(len(ex)))
-    return Data(name, template, metric, embedder, draw, diff, ideal, len(pool))
+    return Data(name, template, metric, embedder, draw, diff, ideal, len(pool), len(evalset))
 
 
 def from_registry(name: str, model, tokenizer, embedder=None, data_files=None, seed: int = 0, max_eval: int | None = None) -> Data:

@@ -28,6 +28,9 @@ class ICLConfig:
         order_shots: shot counts of the order ablation (Table 3), neural and ideal learner.
         inflate_fractions: shares of the model's window filled in the context-inflation experiment.
         inflate_distinct: distinct demos cycled to inflate the context.
+        table2_model_shots: shot counts where the neural learner runs Table 2's selectors (the
+            ideal learner runs them at every count of ``shots``).
+        table2_queries: queries per run in the neural Table 2 sweep (IDS asks the model 4 times each).
     """
 
     lm: str = "checkpoint"
@@ -47,10 +50,12 @@ class ICLConfig:
     order_shots: tuple[int, ...] = (4, 16, 64)
     inflate_fractions: tuple[float, ...] = (0.0625, 0.125, 0.25, 0.5, 0.75, 1.0)
     inflate_distinct: int = 8
+    table2_model_shots: tuple[int, ...] = (64,)
+    table2_queries: int = 8
     note: str = ""
 
     def __post_init__(self) -> None:
-        for k in self.shots + self.model_shots + self.bench_shots + self.order_shots:
+        for k in self.shots + self.model_shots + self.bench_shots + self.order_shots + self.table2_model_shots:
             check_int_range("shots[i]", k, 1, self.n_pool)
         check_int_range("seeds", self.seeds, 2, None)
         check_int_range("n_queries", self.n_queries, 1, None)
@@ -64,12 +69,14 @@ class ICLConfig:
         for f in self.inflate_fractions:
             check_range("inflate_fractions[i]", f, 0.0, 1.0, low_inclusive=False)
         check_int_range("inflate_distinct", self.inflate_distinct, 1, None)
+        check_int_range("table2_queries", self.table2_queries, 1, None)
 
 
 PRESETS = Presets(
     smoke=ICLConfig(
         shots=(1, 4, 16, 64), seeds=3, n_pool=128, n_queries=8, model_shots=(16,), noise_fractions=(0.0, 0.25, 0.5, 1.0),
         n_candidates=16, n_judgements=1, n_refs=8, bench_shots=(16,), order_shots=(16,), inflate_fractions=(0.125, 1.0),
+        table2_model_shots=(16,), table2_queries=4,
         note="plumbing only",
     ),
     cpu=ICLConfig(note="10 seeds; the neural learner at a few shot counts, the ideal learner everywhere"),
@@ -88,6 +95,8 @@ PRESETS = Presets(
         n_refs=30,
         bench_shots=(16, 64, 256, 512),
         order_shots=(4, 16, 64, 128),
+        table2_model_shots=(4, 16, 64, 128),
+        table2_queries=100,
         note="Baek et al.'s settings on a 32K-window open instruct model (3,000 candidates, 30 x 30 judge)",
     ),
 )

@@ -165,3 +165,53 @@ def probe_conclusion(variants: Mapping[str, tuple[float, float, float]], uniform
             "the probe cannot separate the explanations. What it does show is that every variant first sits at ln 10 for "
             "hundreds of steps, so a plateau there is no sign of a bug in the data path; the argument above rests on the "
             "loss analysis and the copy bound.")
+
+
+def table2_verdict(wins: Mapping[str, tuple[int, int]], gaps: Mapping[str, float], k: int, learner: str,
+                   paper: Mapping[str, Mapping[str, float]]) -> str:
+    """Table 2's newer selectors against Random: significant wins and the mean gaps at ``k`` shots.
+
+    ``wins[method]`` = (significant wins over Random, comparisons); ``gaps[method]`` = mean score
+    minus Random's at ``k`` shots for ``learner``; ``paper`` = the paper's Table 2 averages (per task
+    type, per method, including ``random``), whose largest gap to Random is the yardstick.
+    """
+    total_w, total_n = sum(w for w, _ in wins.values()), sum(n for _, n in wins.values())
+    if total_n == 0:
+        raise ValueError("wins must hold at least one comparison")
+    yard = max(abs(v[m] - v["random"]) for v in paper.values() for m in v)
+    per = ", ".join(f"{m} {w}/{n}" for m, (w, n) in wins.items())
+    share = total_w / total_n
+    s = (f"The newer selectors beat Random significantly in {total_w} of {total_n} comparisons "
+         f"({100 * share:.0f} %: {per}), " + ("as rarely as the paper's selectors do" if share <= 0.15 else "more often than the paper's 8 %"))
+    s += f". At {k} shots the {learner}'s mean gaps to Random are " + ", ".join(f"{m} {g:+.3f}" for m, g in gaps.items())
+    above = [m for m, g in gaps.items() if g > yard]
+    below = [m for m, g in gaps.items() if g < -yard]
+    if not above and not below:
+        return s + f", all within the paper's largest Table 2 gap ({yard:.3f})."
+    parts = []
+    if above:
+        parts.append(f"{', '.join(above)} lead{'s' if len(above) == 1 else ''} by more than the paper's largest Table 2 gap ({yard:.3f})")
+    if below:
+        ref = "it" if above else f"the paper's largest Table 2 gap ({yard:.3f})"
+        parts.append(f"{', '.join(below)} trail{'s' if len(below) == 1 else ''} by more than {ref}")
+    return s + "; " + " and ".join(parts) + "."
+
+
+def plateau_exit(steps: Sequence[int], losses: Sequence[float], uniform: float, margin: float = 0.1) -> int | None:
+    """The first logged step whose loss is more than ``margin`` below ``uniform`` (None: never)."""
+    if len(steps) != len(losses):
+        raise ValueError(f"steps and losses must have the same length; got {len(steps)} and {len(losses)}")
+    return next((int(s) for s, v in zip(steps, losses) if v < uniform - margin), None)
+
+
+def long_probe_verdict(name: str, steps: Sequence[int], losses: Sequence[float], wall_s: float, uniform: float, margin: float = 0.1) -> str:
+    """Did the longest probe run of ``name`` leave the ln 10 plateau? One sentence from its curve."""
+    if not losses:
+        raise ValueError("losses must hold at least one logged value")
+    head = f"The longest probe trained `{name}` for {int(steps[-1]):,} steps ({wall_s / 60:.0f} min on one shared core)"
+    exit_step = plateau_exit(steps, losses, uniform, margin)
+    if exit_step is None:
+        return (f"{head}; its digit loss ended at {losses[-1]:.3f} nats (lowest {min(losses):.3f}), never more than "
+                f"{margin:g} below ln 10 = {uniform:.3f}: it did not leave the plateau.")
+    return (f"{head}; it left the plateau at step {exit_step:,} (loss below {uniform - margin:.2f} nats) and ended at "
+            f"{losses[-1]:.3f} nats.")
