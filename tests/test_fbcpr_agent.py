@@ -130,20 +130,32 @@ def test_checkpoint_roundtrip(tmp_path, trained):
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(params), p2)
 
 
-@pytest.mark.slow  # compiles the whole loop: minutes on a shared 2-core machine
-def test_bad_inputs_are_clear_errors(trained, motions):
-    tr, runs = trained
-    params = runs[0][0].agent.params
+def test_bad_inputs_are_clear_errors(motions):
+    """Untrained parameters (no loop compile, so this runs in CI): every boundary error names the
+    argument; the trainer refuses empty data and data carrying actions before building anything."""
+    agent = make_agent(TINY)
+    params = agent.init(jax.random.key(0)).params
     z = np.full((2, TINY.z_dim), 1.0)  # norm √d
-    evaluate.act(tr.agent, params, np.zeros((2, 4)), z)
-    with pytest.raises(ValueError, match=r"shape \(4,\) or \(N, 4\)"):
-        evaluate.act(tr.agent, params, np.zeros((2, 5)), z)
-    with pytest.raises(ValueError, match="sphere"):
-        evaluate.act(tr.agent, params, np.zeros((2, 4)), 2 * z)
-    with pytest.raises(ValueError, match="z_dim"):
-        evaluate.act(tr.agent, params, np.zeros((2, 4)), np.ones((2, 3)))
+    a = evaluate.act(agent, params, np.zeros((2, 4)), z)
+    assert a.shape == (2, 2) and np.all(np.abs(a) <= 1.0)
+    with pytest.raises(ValueError, match=r"obs must have shape \(4,\) or \(N, 4\)"):
+        evaluate.act(agent, params, np.zeros((2, 5)), z)
+    with pytest.raises(ValueError, match="z must lie on the sphere"):
+        evaluate.act(agent, params, np.zeros((2, 4)), 2 * z)
+    with pytest.raises(ValueError, match="z must have last dimension z_dim"):
+        evaluate.act(agent, params, np.zeros((2, 4)), np.ones((2, 3)))
     with pytest.raises(ValueError, match="same n"):
-        evaluate.act(tr.agent, params, np.zeros((3, 4)), z)
+        evaluate.act(agent, params, np.zeros((3, 4)), z)
+    for bad in (np.zeros((0, 4)), np.zeros((10, 5)), np.zeros(4)):
+        with pytest.raises(ValueError, match=r"inference_states must be a non-empty \(N, 4\)"):
+            evaluate.reward_prompt(agent, params, "move-E", bad)
+    with pytest.raises(ValueError, match="task"):
+        evaluate.reward_prompt(agent, params, "fly", np.zeros((10, 4)))
+    with pytest.raises(ValueError, match="actions were appended"):
+        evaluate.evaluate_tracking(agent, params, np.concatenate([motions.observations[:, :-1],
+                                                                  motions.debug_actions], -1))
+    with pytest.raises(ValueError, match="observations only"):
+        evaluate.evaluate_tracking(agent, params, {"observations": motions.observations})
     with pytest.raises(ValueError, match="empty"):
         make_trainer(TINY, np.zeros((0, 30, 4)))
     with pytest.raises(ValueError, match="observations only"):

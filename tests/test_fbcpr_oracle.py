@@ -73,6 +73,24 @@ def test_gridworld_and_successor_measure_bellman():
         tabular.gridworld(4, slip=1.0)
 
 
+@pytest.mark.parametrize("size,slip", [(3, 0.0), (5, 0.1), (4, 0.3)])
+def test_gridworld_actions_move_east_north_west_south(size, slip):
+    """Action a of cell (x, y) (index x·size + y) lands on the neighbour its name says, with prob
+    1 − slip, for every cell; at the border it stays (x is east, y is north, as the notebook draws)."""
+    p, _ = tabular.gridworld(size, slip=slip)
+    names = {0: (1, 0), 1: (0, 1), 2: (-1, 0), 3: (0, -1)}  # E, N, W, S
+    for x in range(size):
+        for y in range(size):
+            s = x * size + y
+            for a, (dx, dy) in names.items():
+                nx, ny = x + dx, y + dy
+                want = np.zeros(size * size)
+                want[s] += slip
+                inside = 0 <= nx < size and 0 <= ny < size
+                want[nx * size + ny if inside else s] += 1.0 - slip
+                np.testing.assert_allclose(p[s * 4 + a], want, atol=1e-12, err_msg=f"cell {(x, y)} action {a}")
+
+
 @pytest.mark.slow
 def test_fit_fb_on_the_grid_reaches_the_closed_form():
     p, _ = tabular.gridworld(3, slip=0.1)

@@ -43,8 +43,13 @@ def rollout(agent, params: dict, starts: jax.Array, zs: jax.Array) -> tuple[jax.
 
 def reward_prompt(agent, params: dict, task: str, inference_states, weighted: bool = False) -> jax.Array:
     """z for one reward task from ``inference_states (N, obs_dim)`` (replay next observations)."""
-    s = jnp.asarray(inference_states)
-    reward = get_env(agent.cfg.env).reward_fn(task)
+    spec = get_env(agent.cfg.env)
+    s = np.asarray(inference_states)
+    if s.ndim != 2 or s.shape[0] == 0 or s.shape[1] != spec.obs_dim:
+        raise ValueError(f"inference_states must be a non-empty (N, {spec.obs_dim}) array of replay next "
+                         f"observations; got shape {s.shape}")
+    s = jnp.asarray(s, jnp.float32)
+    reward = spec.reward_fn(task)
     return infer.reward_to_z(agent.backward(params, s), reward(s), weighted=weighted)
 
 
@@ -86,7 +91,10 @@ def evaluate_goals(agent, params, starts, horizon: int = 200) -> dict:
 def evaluate_tracking(agent, params, motions) -> dict:
     """Tracking suite on ``motions (M, T+1, 4)``: start at each motion's first frame, z_t from the
     window of its next observations o_{t+1..}; EMD / error / success averaged over motions."""
-    obs = jnp.asarray(motions)
+    from rizzlib.fbcpr.dataset import check_observation_dataset
+
+    spec = get_env(agent.cfg.env)
+    obs = jnp.asarray(check_observation_dataset("motions", motions, spec.obs_dim, spec.action_dim))
     b = jax.vmap(lambda o: agent.backward(params, o))(obs[:, 1:])
     zs = jax.vmap(lambda bb: infer.tracking_zs(bb, agent.cfg.seq_len))(b)  # (M, T, d)
     states, _ = rollout(agent, params, obs[:, 0], jnp.swapaxes(zs, 0, 1))

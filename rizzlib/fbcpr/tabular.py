@@ -17,7 +17,7 @@ import optax
 
 from rizzlib.fbcpr import losses
 
-MOVES = np.array([[0, 1], [1, 0], [0, -1], [-1, 0]])  # E, N, W, S as (dx, dy)
+MOVES = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]])  # E, N, W, S as (dx, dy)
 
 
 def gridworld(size: int = 5, slip: float = 0.1, walls=()) -> tuple[np.ndarray, np.ndarray]:
