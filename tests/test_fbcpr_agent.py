@@ -34,6 +34,13 @@ def motions():
 
 
 @pytest.fixture(scope="module")
+def fresh():
+    """An FB-CPR agent of TINY and its untrained parameters (init once: it compiles every layer)."""
+    agent = make_agent(TINY)
+    return agent, agent.init(jax.random.key(3)).params
+
+
+@pytest.fixture(scope="module")
 def trained(motions):
     """A few iterations of the tiny FB-CPR loop, twice with one seed and once with another."""
     tr = make_trainer(TINY, motions)
@@ -118,10 +125,11 @@ def test_replay_fifo_and_zbuffer():
     assert int(zb.size) == 4
 
 
-@pytest.mark.slow  # compiles the whole loop: minutes on a shared 2-core machine
-def test_checkpoint_roundtrip(tmp_path, trained):
-    tr, runs = trained
-    params = runs[0][0].agent.params
+def test_checkpoint_roundtrip(tmp_path, fresh):
+    """Every parameter of an FB-CPR agent (all five nets), the config, extra JSON and named arrays
+    come back bit for bit from the safetensors file."""
+    _, params = fresh
+    assert set(params) == {"f", "b", "actor", "critic", "disc"}
     arr = np.arange(12.0).reshape(3, 4)
     checkpoint.save(tmp_path / "c.safetensors", params, TINY, extra={"note": 1}, arrays={"inference_states": arr})
     p2, cfg2, extra, arrays = checkpoint.load(tmp_path / "c.safetensors")
@@ -130,11 +138,10 @@ def test_checkpoint_roundtrip(tmp_path, trained):
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(params), p2)
 
 
-def test_bad_inputs_are_clear_errors(motions):
+def test_bad_inputs_are_clear_errors(motions, fresh):
     """Untrained parameters (no loop compile, so this runs in CI): every boundary error names the
     argument; the trainer refuses empty data and data carrying actions before building anything."""
-    agent = make_agent(TINY)
-    params = agent.init(jax.random.key(0)).params
+    agent, params = fresh
     z = np.full((2, TINY.z_dim), 1.0)  # norm √d
     a = evaluate.act(agent, params, np.zeros((2, 4)), z)
     assert a.shape == (2, 2) and np.all(np.abs(a) <= 1.0)

@@ -349,12 +349,20 @@ def test_discriminator_reward_is_clamped_logit():
 
 
 def test_reward_to_z_is_linear_and_projection_invariances():
+    for seed in range(10):  # z(a r1 + b r2) = a z(r1) + b z(r2) for random sizes, rewards and coefficients
+        rng = np.random.default_rng(100 + seed)
+        n, d = int(rng.integers(1, 300)), int(rng.integers(2, 20))
+        bb = jnp.asarray(project(rng.normal(size=(n, d))))
+        q1, q2 = jnp.asarray(rng.uniform(size=n)), jnp.asarray(rng.normal(size=n))
+        c1, c2 = rng.normal(size=2) * 3
+        np.testing.assert_allclose(infer.reward_to_z_raw(bb, c1 * q1 + c2 * q2),
+                                   c1 * infer.reward_to_z_raw(bb, q1) + c2 * infer.reward_to_z_raw(bb, q2),
+                                   rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(infer.reward_to_z_raw(bb, q1), np.asarray(q1) @ np.asarray(bb), rtol=1e-4,
+                                   atol=1e-3)
     rng = np.random.default_rng(0)
     b = jnp.asarray(project(rng.normal(size=(200, 8))))
-    r1, r2 = jnp.asarray(rng.uniform(size=200)), jnp.asarray(rng.normal(size=200))
-    lhs = infer.reward_to_z_raw(b, 2.5 * r1 - 0.7 * r2)
-    np.testing.assert_allclose(lhs, 2.5 * infer.reward_to_z_raw(b, r1) - 0.7 * infer.reward_to_z_raw(b, r2),
-                               rtol=1e-5, atol=1e-4)
+    r1 = jnp.asarray(rng.uniform(size=200))
     z = infer.reward_to_z(b, r1)
     np.testing.assert_allclose(infer.reward_to_z(b, 7.0 * r1), z, atol=1e-5)
     np.testing.assert_allclose(infer.reward_to_z(b, -3.0 * r1), -z, atol=1e-5)
