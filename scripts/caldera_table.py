@@ -12,7 +12,7 @@ import argparse
 import json
 
 from rizzlib.caldera.presets import preset
-from rizzlib.caldera.table import chapter_data, quanto_rows, verdicts, whole_model_table
+from rizzlib.caldera.table import chapter_data, frontier_verdicts, quanto_rows, verdicts, whole_model_table
 
 
 def main(argv=None) -> int:
@@ -27,8 +27,8 @@ def main(argv=None) -> int:
     if not args.no_peer:
         rows += quanto_rows(cfg, data)
     for r in rows:
-        print(f"{r['method']:30s} bits {r['bits']:6.3f}  ppl {r['ppl']:8.4f}  {r['seconds']:7.1f} s")
-    for v in verdicts(rows):
+        print(f"{r['method']:50s} bits {r['bits']:6.3f}  ppl {r['ppl']:8.4f}  {r['seconds']:7.1f} s")
+    for v in verdicts(rows) + frontier_verdicts(rows):
         print(v)
     if args.json:
         with open(args.json, "w") as f:

@@ -150,3 +150,60 @@ def test_bad_input_is_a_clear_error():
         ScalarGrid(0)
     with pytest.raises(ValueError, match="multiple of 8"):
         quantize_rows(torch.zeros(2, 12), get_codebook(2))
+
+
+def test_d8_ball_contents_against_brute_force_enumeration():
+    from rizzlib.caldera.codebooks import d8_ball
+
+    t = d8_ball()
+    def ball(prefix, left):  # integer 8-vectors of norm^2 <= 12, by recursion with pruning
+        if len(prefix) == 8:
+            yield prefix
+            return
+        for v in range(-3, 4):
+            if v * v <= left:
+                yield from ball(prefix + (v,), left - v * v)
+
+    pts = [p for p in ball((), 12) if sum(p) % 2 == 0]
+    assert t.shape == (len(pts), 8) == (59633, 8) and len(pts) < 2**16
+    assert torch.unique(t, dim=0).shape[0] == 59633
+    assert {tuple(int(v) for v in row) for row in t} == set(pts)
+    n2 = t.square().sum(1)
+    assert bool((n2[1:] >= n2[:-1]).all()) and torch.equal(t[0], torch.zeros(8))
+    # shell sizes of D8: 1, 112, 1136, 3136, 9328, 14112, 31808 (norm^2 0, 2, ..., 12)
+    assert [int((n2 == r).sum()) for r in range(0, 14, 2)] == [1, 112, 1136, 3136, 9328, 14112, 31808]
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.111, 2.0])
+def test_d8_ball_encoder_equals_brute_force(scale):
+    from rizzlib.caldera.codebooks import D8Ball, _nearest_rows, d8_ball
+
+    x = gaussian(1500, seed=int(scale * 100)) * scale
+    cb = D8Ball()
+    xh, codes = cb.quantize(x)
+    brute = d8_ball()[_nearest_rows(x, d8_ball(), chunk=256)]
+    assert torch.allclose((xh - x).square().sum(1), (brute - x).square().sum(1), atol=1e-5)
+    assert torch.equal(cb.decode(codes), xh) and codes.shape == (1500, 1)
+
+
+def test_d8_ball_scale_is_a_minimum_and_e8p_beats_d8_at_two_bits():
+    from rizzlib.caldera.codebooks import D8_BALL_SCALE, D8Ball
+
+    x = gaussian(8000, seed=7)
+    cb = D8Ball()
+
+    def mse(s):
+        return float((cb.quantize(x * s)[0] / s - x).square().mean())
+
+    best = mse(D8_BALL_SCALE)
+    assert best < mse(0.97 * D8_BALL_SCALE) and best < mse(1.03 * D8_BALL_SCALE)
+    e8p = get_codebook(2)
+    e8p_mse = float((e8p.quantize(x * e8p.opt_scale)[0] / e8p.opt_scale - x).square().mean())
+    assert e8p_mse < best - 0.003 and 0.094 < best < 0.1
+
+
+@pytest.mark.slow
+def test_d8_ball_scale_constant_is_the_golden_section_optimum():
+    from rizzlib.caldera.codebooks import D8_BALL_SCALE, d8_ball_scale
+
+    assert abs(d8_ball_scale() - D8_BALL_SCALE) < 2e-3

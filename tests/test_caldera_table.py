@@ -63,6 +63,7 @@ def test_marginal_rank_verdicts_follow_the_numbers():
     assert "from k=16 to k=32 costs 0.300 more bits" in said[2] and "0.333 lower per extra bit, against 1.667" in said[2]
     assert "the returns diminish" in said[2] and "k=64 to k=128 bought 6.1 per extra bit, against 8.5" in said[2]
     assert "the returns grow" in verdicts(two_rank_rows(4.5))[2]  # 1.0 / 0.3 = 3.333 per bit > 1.667
+    assert "0.333 higher per extra bit, against 1.667 lower" in verdicts(two_rank_rows(5.6))[2]
     assert "does not pay for its bits at all" in verdicts(two_rank_rows(5.6))[2]
     worse = two_rank_rows(5.0)
     worse[4]["ppl"] = 6.5  # k=16 worse than rank 0, k=32 better than k=16

@@ -1,4 +1,5 @@
-"""Codebooks for LDLQ and for L/R: QuIP#'s 2-bit E8P, its 3- and 4-bit residual variants, scalar grids.
+"""Codebooks for LDLQ and for L/R: QuIP#'s 2-bit E8P, its 3- and 4-bit residual variants, scalar grids;
+and, for comparison only, a 2-bit ball of the plain D8 lattice.
 
 Every codebook quantizes vectors of ``dim`` entries (8 for lattices, 1 for scalar grids) that were
 scaled so their RMS is ``opt_scale``; ``quantize(x) -> (x_hat, codes)`` and ``decode(codes)``.
@@ -31,6 +32,7 @@ _PAD_HALVES = (
 E8P_SCALE = 1.03  # input RMS for 2-bit E8P (QuIP#'s opt_scale)
 RVQ4_SCALES = (1.03, 3.45)  # first-stage RMS, residual scale (E8P12RVQ4B)
 RVQ3_SCALES = (0.98, 2.04)  # first-stage RMS, residual scale (E8P12RVQ3B)
+D8_BALL_SCALE = 1.111  # input RMS for the 2-bit D8 ball: d8_ball_scale() (a test checks it)
 
 
 @lru_cache(maxsize=1)
@@ -286,6 +288,86 @@ class ScalarGrid(Codebook):
 
     def decode(self, codes):
         return (codes.float() - self.top).reshape(-1, 1) if codes.dim() == 1 else codes.float() - self.top
+
+
+@lru_cache(maxsize=1)
+def d8_ball() -> torch.Tensor:
+    """The 59,633 points of D8 (integer vectors with an even sum) with norm^2 <= 12: the largest ball of
+    whole D8 shells that a 16-bit code can index (adding the norm^2-14 shell would pass 2^16).
+    Shape (59633, 8) float32, sorted by norm^2 then lexicographically."""
+    g = torch.arange(-3, 4, dtype=torch.int8)  # |coordinate| <= 3 covers norm^2 <= 12 (4^2 = 16)
+    pts = torch.cartesian_prod(*[g] * 8)  # 7^8 rows of int8: sums and norms^2 stay below 127
+    pts = pts[(pts.sum(1) % 2 == 0) & (pts.square().sum(1) <= 12)].long()
+    return pts[_d8_key(pts).argsort()].float()
+
+
+def _d8_key(p: torch.Tensor) -> torch.Tensor:
+    """A sort key of integer 8-vectors with entries in [-3, 3]: norm^2, then lexicographic order."""
+    return p.square().sum(1) * 7**8 + ((p + 3) * 7 ** torch.arange(7, -1, -1)).sum(1)
+
+
+@lru_cache(maxsize=1)
+def _d8_ball_keys() -> torch.Tensor:
+    return _d8_key(d8_ball().long())
+
+
+def _d8_ball_mse(scale: float, x: torch.Tensor) -> float:
+    return float((D8Ball.nearest(x * scale) / scale - x).square().mean())
+
+
+def d8_ball_scale(n: int = 4096, seed: int = 0) -> float:
+    """Input RMS at which :func:`d8_ball` quantizes N(0, 1) vectors with the least MSE: golden-section
+    search over [0.6, 2] (to 1e-4) on ``n`` seeded Gaussian 8-vectors (about 30 s on one core, so
+    :class:`D8Ball` uses its result, ``D8_BALL_SCALE``)."""
+    x = torch.randn(n, 8, generator=torch.Generator().manual_seed(seed))
+    lo, hi = 0.6, 2.0
+    g = (math.sqrt(5) - 1) / 2
+    for _ in range(20):
+        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+        if _d8_ball_mse(a, x) < _d8_ball_mse(b, x):
+            hi = b
+        else:
+            lo = a
+    return (lo + hi) / 2
+
+
+class D8Ball(Codebook):
+    """A 2-bit codebook from the plain D8 lattice, for comparison with E8P: the points of
+    :func:`d8_ball`, one 16-bit index per 8 weights (5,903 of the 65,536 codes unused).
+
+    Nearest point: Conway-Sloane's D8 rounding, and a search of the whole ball only for the inputs
+    whose nearest lattice point falls outside it. Not used by LDLQ (E8P is better at the same bits).
+    """
+
+    name, dim, bits, stages, opt_scale = "d8-ball", 8, 2.0, 1, D8_BALL_SCALE
+
+    @staticmethod
+    def nearest(x: torch.Tensor) -> torch.Tensor:
+        """The nearest point of the ball to each row of x (N, 8)."""
+        return d8_ball()[D8Ball.encode(x)]
+
+    @staticmethod
+    def encode(x: torch.Tensor) -> torch.Tensor:
+        """Index into :func:`d8_ball` of each row's nearest ball point, shape (N,) int64."""
+        from rizzlib.caldera.lattice import nearest_d8
+
+        x = x.float()
+        p = nearest_d8(x.double()).float()
+        table = d8_ball()
+        idx = torch.empty(x.shape[0], dtype=torch.int64)
+        inside = p.square().sum(1) <= 12
+        if inside.any():  # look the point up by its position in the sorted table
+            idx[inside] = torch.searchsorted(_d8_ball_keys(), _d8_key(p[inside].long()))
+        if (~inside).any():
+            idx[~inside] = _nearest_rows(x[~inside], table, chunk=256)
+        return idx
+
+    def quantize(self, x):
+        c = self.encode(x)
+        return d8_ball()[c].to(x.dtype), c[:, None]
+
+    def decode(self, codes):
+        return d8_ball()[codes[:, 0]]
 
 
 def get_codebook(bits: int, kind: str = "lattice") -> Codebook:

@@ -206,6 +206,10 @@ def _per_bit(a: tuple[float, float], b: tuple[float, float]) -> float:
     return (a[1] - b[1]) / (b[0] - a[0]) if b[0] != a[0] else float("nan")
 
 
+def _lower(rate: float) -> str:
+    return f"{rate:.3f} lower" if rate >= 0 else f"{-rate:.3f} higher"
+
+
 def verdicts(rows: list[dict]) -> list[str]:
     """Sentences generated from the numbers: what each rank buys over rank 0 and over the rank before
     it, per extra bit, here and in the paper; what RHT-FT and LoRA add; E8P against GPTQ."""
@@ -244,7 +248,7 @@ def verdicts(rows: list[dict]) -> list[str]:
             trend = "the returns diminish" if step < before else "the returns grow"
         sent = (
             f"Going from k={ka} to k={kb} costs {rb['bits'] - ra['bits']:.3f} more bits per weight and moves perplexity from "
-            f"{ra['ppl']:.3f} to {rb['ppl']:.3f}: {step:.3f} lower per extra bit, against {before:.3f} from k={kp} to k={ka}, so {trend}."
+            f"{ra['ppl']:.3f} to {rb['ppl']:.3f}: {_lower(step)} per extra bit, against {_lower(before)} from k={kp} to k={ka}, so {trend}."
         )
         if i < len(paper):
             (pka, pba, ppa), (pkb, pbb, ppb), (_, pbp, ppp) = paper[i - 1], paper[i], paper[i - 2]
