@@ -12,12 +12,17 @@ Variants (each a fresh model of the shipped size, same optimiser, same seed, onl
 The script writes ``benchmarks/results/icl_arith_probe.json`` (read by the chapter's notebook): a
 list of runs (``--append`` adds one), each with its settings and, per variant, the digit loss every
 ``--log-every`` steps on a fixed evaluation batch and the teacher-forced accuracy of the answer digit
-once at least 8 demos precede it. The committed file holds these two runs:
+once at least 8 demos precede it. The committed file holds these four runs (the last two are the
+longer probe, one after the other in the background, about 45 minutes in all):
 
     flock /work/team/heavy.lock nice -n 10 python scripts/icl_arith_probe.py --minutes 4.3 \
         --variants "a+b+c, c per episode" "a+b, c = 0" "a+c, c per episode"
     flock /work/team/heavy.lock nice -n 10 python scripts/icl_arith_probe.py --minutes 5 --seq-len 64 \
         --variants "a+b, c = 0" "a+c, c per episode" --append
+    nice -n 15 python scripts/icl_arith_probe.py --minutes 28 --log-every 50 --verbose --append \
+        --variants "a+b+c, c per episode"
+    nice -n 15 python scripts/icl_arith_probe.py --minutes 14 --log-every 50 --verbose --append \
+        --variants "a+b, c = 0"
 """
 
 from __future__ import annotations
