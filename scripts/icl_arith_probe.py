@@ -32,6 +32,7 @@ import dataclasses
 import json
 import math
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     run = {
-        "command": "python scripts/icl_arith_probe.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": shlex.join(["python", "scripts/icl_arith_probe.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": f"{platform.machine()} CPU shared with other jobs, torch {torch.__version__}, 1 thread",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": {"minutes": args.minutes, "batch_size": args.batch_size, "seq_len": args.seq_len, "eval_batch": args.eval_batch, "lr": TrainConfig.lr},
