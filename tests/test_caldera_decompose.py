@@ -115,6 +115,25 @@ def test_returned_error_is_the_best_iterate(lr_bits, downdate):
     assert abs(direct - res.best_error) < 1e-4
 
 
+@pytest.mark.parametrize("lr_bits,downdate,seed", [(16, False, 8), (4, True, 9)])
+def test_proxy_error_does_not_increase_over_outer_iterations(lr_bits, downdate, seed):
+    """The error CALDERA returns after t outer iterations never rises with t (the best iterate is
+    kept; the raw iterates may go up), and a shorter run is a prefix of a longer one."""
+    w, h = problem(seed=seed, decay=0.5)
+    cfg = CalderaConfig(rank=6, lr_bits=lr_bits, downdate=downdate, outer_iters=4, lr_iters=2, tune_iters=0)
+    runs = [caldera(w, h, dataclasses.replace(cfg, outer_iters=t)) for t in range(1, 5)]
+    full = runs[-1]
+    for t, res in enumerate(runs, start=1):
+        assert res.errors == full.errors[:t]
+        assert res.best_error == min(full.errors[:t])
+    best = [r.best_error for r in runs]
+    assert all(b <= a for a, b in zip(best, best[1:]))
+    # the returned pieces are the best iterate's: they reproduce its error on the original W and H
+    gs = full.global_scale
+    direct = (proxy_loss(w / gs, full.reconstruct() / gs, damp_hessian(h)) / proxy_loss(w / gs, torch.zeros_like(w), damp_hessian(h))) ** 0.5
+    assert abs(direct - min(full.errors)) < 1e-4
+
+
 def test_error_decreases_with_rank_on_a_decaying_spectrum():
     w, h = problem(seed=5, decay=1.5)
     errs = [caldera(w, h, CalderaConfig(rank=k, lr_bits=16, downdate=False, **FAST)).best_error for k in (0, 4, 16)]

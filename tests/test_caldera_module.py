@@ -151,6 +151,45 @@ def test_whole_model_compress_save_load_round_trip(tmp_path):
         assert torch.equal(model(input_ids=test).logits, loaded(input_ids=test).logits)
 
 
+def test_per_matrix_ranks_and_bit_widths_count_save_and_load(tmp_path):
+    model = build_lm(TINY, seed=2)
+    g = torch.Generator().manual_seed(1)
+    calib, test = torch.randint(0, 256, (8, 16), generator=g), torch.randint(0, 256, (4, 16), generator=g)
+    seen = []
+
+    def per_matrix(key, shape):  # attention: rank 2, 2-bit Q; MLP: rank 6 with 3-bit Q and 2-bit factors
+        seen.append((key, shape))
+        if "self_attn" in key:
+            return CalderaConfig(rank=2, **FAST)
+        return CalderaConfig(rank=6, q_bits=3, lr_bits=2, ft_rank=1, **FAST)
+
+    reports = compress_model(model, collect_hessians(model, calib), "caldera", per_matrix)
+    assert [k for k, _ in seen] == [r.name for r in reports] and all(s == r.shape for (_, s), r in zip(seen, reports))
+    mods = {k: m for k, m in model.named_modules() if isinstance(m, CalderaLinear)}
+    assert mods["model.layers.0.self_attn.q_proj"].cfg.rank == 2 and mods["model.layers.0.mlp.up_proj"].cfg.rank == 6
+    assert mods["model.layers.0.mlp.down_proj"].cfg.q_bits == 3
+
+    def bits(m, n, attn):  # Q, factors (quantized part, then the fp16 LoRA directions), signs, 4 fp32 scalars
+        if attn:
+            return m * n * 2 + 2 * (m + n) * 4 + (m + n) + 128
+        return m * n * 3 + 5 * (m + n) * 2 + 1 * (m + n) * 16 + (m + n) + 128
+
+    expected = sum(bits(*r.shape, "self_attn" in r.name) for r in reports) / sum(m * n for m, n in [r.shape for r in reports])
+    assert average_bits_of(reports) == pytest.approx(expected)
+    path = tmp_path / "mixed.safetensors"
+    save_compressed(model, path)
+    loaded = load_compressed(path)
+    assert {k: m.cfg for k, m in loaded.named_modules() if isinstance(m, CalderaLinear)} == {k: m.cfg for k, m in mods.items()}
+    with torch.no_grad():
+        for p in lora_parameters(model):
+            p.copy_(p.half().float())
+        assert torch.equal(model(input_ids=test).logits, loaded(input_ids=test).logits)
+    with pytest.raises(ValueError, match="cfg must give a CalderaConfig"):
+        fresh = build_lm(TINY, seed=2)
+        compress_model(fresh, collect_hessians(fresh, calib), "caldera", lambda key, shape: 4 if "down" in key else CalderaConfig(rank=2, **FAST))
+    assert not any(isinstance(m, CalderaLinear) for m in fresh.modules())  # the last layer's bad config: nothing replaced
+
+
 @pytest.mark.parametrize("method", ["rtn", "gptq"])
 def test_scalar_baselines_replace_every_linear(method):
     model = build_lm(TINY, seed=1)

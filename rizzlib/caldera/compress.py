@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -114,7 +115,7 @@ def compress_model(
     model: nn.Module,
     hessians: dict[str, torch.Tensor],
     method: str = "caldera",
-    cfg: CalderaConfig | None = None,
+    cfg: CalderaConfig | Callable[[str, tuple[int, int]], CalderaConfig] | None = None,
     bits: int = 2,
     progress: bool = False,
     blocks: tuple[int, ...] | None = None,
@@ -123,30 +124,42 @@ def compress_model(
 
     ``method``: ``"rtn"`` (per-row round-to-nearest scalar grid of ``bits``), ``"gptq"`` (LDLQ with a
     scalar grid, g = 1, per-row scales: GPTQ), ``"caldera"`` (``cfg``; rank 0 = QuIP# without FT).
+    ``cfg`` is one :class:`CalderaConfig` for every matrix, or a function of the layer's key
+    (``"0.mlp.down_proj"``) and shape (out, in) returning that matrix's own config: per-matrix ranks
+    and bit widths.
     ``blocks``: indices of the decoder blocks to compress (default: all).
     """
     check_choice("method", method, METHODS)
     if method == "caldera" and cfg is None:
-        raise ValueError("cfg must be a CalderaConfig when method='caldera'")
+        raise ValueError("cfg must be a CalderaConfig (or a function giving one per layer) when method='caldera'")
     reports = []
     all_blocks = decoder_blocks(model)
     chosen = range(len(all_blocks)) if blocks is None else blocks
     for bi in chosen:
         check_int_range("blocks[i]", bi, 0, len(all_blocks) - 1)
     items = [(bi, name, lin) for bi in chosen for name, lin in block_linears(all_blocks[bi]).items()]
-    for bi, name, lin in tqdm(items, desc=method, disable=not progress, leave=False):
+    cfgs = {}
+    for bi, name, lin in items:  # every key and config checked before any layer is replaced
         key = f"{bi}.{name}"
         if key not in hessians:
             raise ValueError(f"hessians must hold an entry for every block linear; missing {key!r}")
+        if method == "caldera":
+            c = cfg(key, tuple(lin.weight.shape)) if callable(cfg) else cfg
+            if not isinstance(c, CalderaConfig):
+                raise ValueError(f"cfg must give a CalderaConfig for every layer; got {type(c).__name__} for {key!r}")
+            cfgs[key] = c
+    for bi, name, lin in tqdm(items, desc=method, disable=not progress, leave=False):
+        key = f"{bi}.{name}"
         w = lin.weight.detach().float()
         m, n = w.shape
         t0 = time.perf_counter()
         h = damp_hessian(hessians[key])
         if method == "caldera":
-            res = caldera(w, hessians[key], cfg)
+            c = cfgs[key]
+            res = caldera(w, hessians[key], c)
             new = CalderaLinear.from_result(res, None if lin.bias is None else lin.bias.detach())
             err = res.best_error
-            b = BitBudget(cfg.q_bits, cfg.rank, cfg.lr_bits, cfg.lr_bits, cfg.ft_rank, 16, 1, 4)
+            b = BitBudget(c.q_bits, c.rank, c.lr_bits, c.lr_bits, c.ft_rank, 16, 1, 4)
             b0 = dataclasses.replace(b, ft_rank=0)
         else:
             cb = ScalarGrid(bits)
