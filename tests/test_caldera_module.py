@@ -279,3 +279,37 @@ def test_stored_buffers_match_the_bit_accounting(q_bits, lr_bits):
     budget = BitBudget(q_bits, 8, lr_bits, lr_bits, 2, ft_bits=32, sign_bits=1, scalars=4)
     assert code_bits + float_bits + sign_bits + scalar_bits == matrix_bits(32, 64, budget)
     assert code_bits == 32 * 64 * q_bits + 6 * (32 + 64) * lr_bits
+
+
+def test_gpt2_conv1d_layers_are_compressed_saved_and_loaded(tmp_path):
+    """GPT-2 keeps its linears as Conv1D (weight stored in x out): every one is found, compressed
+    from its transposed weight, and the model saves and loads back into the GPT-2 architecture."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=256, n_positions=16, n_embd=32, n_layer=1, n_head=2)).eval()
+    g = torch.Generator().manual_seed(0)
+    calib, test = torch.randint(0, 256, (8, 16), generator=g), torch.randint(0, 256, (4, 16), generator=g)
+    hess = collect_hessians(model, calib)
+    assert set(hess) == {"0.attn.c_attn", "0.attn.c_proj", "0.mlp.c_fc", "0.mlp.c_proj"}
+    assert hess["0.mlp.c_proj"].shape == (128, 128) and hess["0.attn.c_attn"].shape == (32, 32)
+    c_fc = model.transformer.h[0].mlp.c_fc
+    x = torch.randn(5, 32, generator=g)
+    cfg = CalderaConfig(rank=4, lr_bits=16, **FAST)
+    with torch.no_grad():
+        y_dense = c_fc(x)
+        by_hand = caldera(c_fc.weight.detach().T.float(), hess["0.mlp.c_fc"], cfg)  # the (out, in) weight
+        y_hand = x @ by_hand.reconstruct().T + c_fc.bias
+    reports = compress_model(model, hess, "caldera", cfg)
+    assert {r.name: r.shape for r in reports} == {"0.attn.c_attn": (96, 32), "0.attn.c_proj": (32, 32), "0.mlp.c_fc": (128, 32), "0.mlp.c_proj": (32, 128)}
+    new = model.transformer.h[0].mlp.c_fc
+    assert isinstance(new, CalderaLinear)
+    with torch.no_grad():  # close to the dense layer (2-bit Q + rank 4), and far closer than a zero map
+        err = (new(x) - y_dense).norm() / y_dense.norm()
+        assert torch.allclose(new(x), y_hand, atol=1e-4)
+    assert err < 0.5
+    ppl = perplexity(model, test)
+    path = tmp_path / "gpt2.safetensors"
+    save_compressed(model, path)
+    loaded = load_compressed(path)
+    assert type(loaded).__name__ == "GPT2LMHeadModel" and perplexity(loaded, test) == pytest.approx(ppl, rel=1e-5)

@@ -48,9 +48,20 @@ def decoder_blocks(model: nn.Module) -> list[nn.Module]:
     raise ValueError("model must be a causal LM with decoder blocks at model.layers or transformer.h")
 
 
-def block_linears(block: nn.Module) -> dict[str, nn.Linear]:
-    """Every ``nn.Linear`` inside one block, by dotted name (``self_attn.q_proj``, ``mlp.down_proj``...)."""
-    return {name: mod for name, mod in block.named_modules() if isinstance(mod, nn.Linear)}
+def _is_conv1d(mod: nn.Module) -> bool:
+    """GPT-2's ``Conv1D``: a linear layer whose weight is stored (in, out)."""
+    return type(mod).__name__ == "Conv1D" and hasattr(mod, "nf") and getattr(mod, "weight", None) is not None
+
+
+def block_linears(block: nn.Module) -> dict[str, nn.Module]:
+    """Every linear layer inside one block, by dotted name (``self_attn.q_proj``, ``mlp.down_proj``...):
+    each ``nn.Linear``, and GPT-2's ``Conv1D`` (``attn.c_attn``, ``mlp.c_fc``...)."""
+    return {name: mod for name, mod in block.named_modules() if isinstance(mod, nn.Linear) or _is_conv1d(mod)}
+
+
+def linear_weight(lin: nn.Module) -> torch.Tensor:
+    """The (out, in) weight of a linear layer from :func:`block_linears` (Conv1D's transposed)."""
+    return lin.weight.detach().T if _is_conv1d(lin) else lin.weight.detach()
 
 
 @torch.no_grad()
@@ -144,13 +155,13 @@ def compress_model(
         if key not in hessians:
             raise ValueError(f"hessians must hold an entry for every block linear; missing {key!r}")
         if method == "caldera":
-            c = cfg(key, tuple(lin.weight.shape)) if callable(cfg) else cfg
+            c = cfg(key, tuple(linear_weight(lin).shape)) if callable(cfg) else cfg
             if not isinstance(c, CalderaConfig):
                 raise ValueError(f"cfg must give a CalderaConfig for every layer; got {type(c).__name__} for {key!r}")
             cfgs[key] = c
     for bi, name, lin in tqdm(items, desc=method, disable=not progress, leave=False):
         key = f"{bi}.{name}"
-        w = lin.weight.detach().float()
+        w = linear_weight(lin).float()
         m, n = w.shape
         t0 = time.perf_counter()
         h = damp_hessian(hessians[key])

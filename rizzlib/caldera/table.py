@@ -169,7 +169,9 @@ def quanto_rows(cfg: ChapterConfig, data: dict | None = None, bits: tuple[int, .
         sec = time.perf_counter() - t
         stored = params = 0
         for blk in chosen:
-            for lin in block_linears(blk).values():
+            for name, lin in block_linears(blk).items():
+                if not isinstance(lin, torch.nn.Linear):
+                    raise ValueError(f"optimum-quanto quantizes nn.Linear layers only; {name!r} is a {type(lin).__name__}")
                 w = lin.weight
                 params += w.numel()
                 stored += b * w.numel() + (w._scale.numel() + w._shift.numel()) * w._scale.element_size() * 8
