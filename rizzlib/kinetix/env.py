@@ -73,16 +73,21 @@ class KinetixEnv:
     def reset(self, key, level: Level, params: EnvParams | None = None):
         """(obs, state) at the start of ``level`` (``key`` is unused: resets are deterministic)."""
         del key, params
-        state = EnvState(
+        state = self._reset_state(level)
+        return self.observe(state), state
+
+    @staticmethod
+    def _reset_state(level: Level):
+        """The state at the start of ``level`` (not observed)."""
+        return EnvState(
             sim=level.sim,
             level=level,
             timestep=jnp.asarray(0, jnp.int32),
             last_distance=jnp.asarray(-1.0, jnp.float32),
         )
-        return self.observe(state), state
 
-    def step_env(self, state: EnvState, action, params: EnvParams):
-        """One agent step without auto-reset: (obs, state, reward, done, info)."""
+    def transition(self, state: EnvState, action, params: EnvParams):
+        """One agent step without auto-reset and without observing: (state, reward, done, info)."""
         cfg = self.config
         roles = state.level.roles
         act = engine_actions(action, state.level, cfg)
@@ -110,12 +115,21 @@ class KinetixEnv:
             "timeout": done & ~terminal & ~nan,
             "nan": nan,
         }
+        return new, reward, done, info
+
+    def step_env(self, state: EnvState, action, params: EnvParams):
+        """One agent step without auto-reset: (obs, state, reward, done, info)."""
+        new, reward, done, info = self.transition(state, action, params)
         return self.observe(new), new, reward, done, info
 
     def step(self, key, state: EnvState, action, params: EnvParams | None = None):
-        """One agent step with auto-reset to ``state.level``: (obs, state, reward, done, info)."""
+        """One agent step with auto-reset to ``state.level``: (obs, state, reward, done, info).
+
+        The next state is picked first (the stepped one, or the level's reset state when done) and
+        observed once, rather than observing both and picking an observation.
+        """
         params = EnvParams() if params is None else params
-        obs_st, st, reward, done, info = self.step_env(state, action, params)
-        obs_re, st_re = self.reset(key, state.level, params)
-        pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(done, x, y), a, b)  # noqa: E731
-        return pick(obs_re, obs_st), pick(st_re, st), reward, done, info
+        st, reward, done, info = self.transition(state, action, params)
+        st_re = self._reset_state(state.level)
+        st = jax.tree.map(lambda x, y: jnp.where(done, x, y), st_re, st)
+        return self.observe(st), st, reward, done, info

@@ -9,20 +9,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from rizzlib.core.validate import check_choice, check_int_range
+from rizzlib.kinetix import distributions as dist
 from rizzlib.kinetix.env import KinetixEnv
-from rizzlib.kinetix.ppo import make_policy
-from rizzlib.kinetix.types import EnvParams, Level
+from rizzlib.kinetix.ppo import cached, make_policy
+from rizzlib.kinetix.types import EnvConfig, EnvParams, Level
 
 
-def make_evaluator(env: KinetixEnv, network=None, params: EnvParams | None = None, greedy: bool = False):
-    """``evaluate(kind, net_params, key, levels, attempts) -> (L,) solve rates``.
-
-    ``kind``: ``"agent"`` (sample from the network, or its mode if ``greedy``), ``"noop"``, ``"random"``.
-    """
-    params = EnvParams() if params is None else params
-    policy = make_policy(network, env.config) if network is not None else None
-
-    from rizzlib.kinetix import distributions as dist
+@cached
+def compiled_evaluator(env_config: EnvConfig, network, params: EnvParams, greedy: bool):
+    """``run(kind, net_params, key, levels, attempts) -> (L,) solve rates``, jitted (``kind`` and
+    ``attempts`` static) once per settings, so every evaluator of the same settings shares its compiles."""
+    env = KinetixEnv(env_config)
+    policy = make_policy(network, env_config) if network is not None else None
 
     def act(kind, net_params, key, obs, n):
         if kind == "noop":
@@ -31,7 +29,7 @@ def make_evaluator(env: KinetixEnv, network=None, params: EnvParams | None = Non
             return jax.vmap(env.sample_action)(jax.random.split(key, n))
         if greedy:
             out, _ = jax.vmap(lambda o: network.apply(net_params, o))(obs)
-            return jax.vmap(lambda o: dist.mode(o, env.config))(out)
+            return jax.vmap(lambda o: dist.mode(o, env_config))(out)
         return policy(net_params, key, obs)[0]
 
     def run(kind, net_params, key, levels, attempts):
@@ -52,7 +50,16 @@ def make_evaluator(env: KinetixEnv, network=None, params: EnvParams | None = Non
         (_, _, _, solved), _ = jax.lax.scan(body, init, jax.random.split(key, params.max_timesteps))
         return solved.reshape(n_levels, attempts).mean(axis=1)
 
-    jitted = jax.jit(run, static_argnums=(0, 4))
+    return jax.jit(run, static_argnums=(0, 4))
+
+
+def make_evaluator(env: KinetixEnv, network=None, params: EnvParams | None = None, greedy: bool = False):
+    """``evaluate(kind, net_params, key, levels, attempts) -> (L,) solve rates``.
+
+    ``kind``: ``"agent"`` (sample from the network, or its mode if ``greedy``), ``"noop"``, ``"random"``.
+    """
+    params = EnvParams() if params is None else params
+    jitted = compiled_evaluator(env.config, network, params, bool(greedy))
 
     def evaluate(kind: str, net_params, key, levels: Level, attempts: int = 20) -> np.ndarray:
         check_choice("kind", kind, ("agent", "noop", "random"))

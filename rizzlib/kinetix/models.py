@@ -22,6 +22,7 @@ leaves the output unchanged; ``positional=True`` adds a learned per-slot embeddi
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import flax.linen as nn
 import jax
@@ -194,8 +195,14 @@ class FlatMLP(nn.Module):
         return logits, value
 
 
+@functools.lru_cache(maxsize=32)
 def make_network(config: ModelConfig, num_outputs: int) -> nn.Module:
-    """The network of ``config.kind`` with ``num_outputs`` policy outputs."""
+    """The network of ``config.kind`` with ``num_outputs`` policy outputs.
+
+    Equal arguments return the same (immutable) module object, so train states built on it have equal
+    tree structures (``apply_fn`` is a bound method, compared by its module's identity) and training
+    runs of one config share their compiled updates.
+    """
     check_int_range("num_outputs", num_outputs, 1, None)
     return (EntityTransformer if config.kind == "transformer" else FlatMLP)(config, num_outputs)
 

@@ -9,6 +9,7 @@ level ids (fresh random, or from the SFL buffer) and shows progress.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 import jax
@@ -20,7 +21,7 @@ from flax.training.train_state import TrainState
 from rizzlib.core.validate import check_int_range, check_range
 from rizzlib.kinetix import distributions as dist
 from rizzlib.kinetix.env import KinetixEnv
-from rizzlib.kinetix.types import EnvParams, Level
+from rizzlib.kinetix.types import EnvConfig, EnvParams, Level
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +121,30 @@ def ppo_loss(new_log_prob, old_log_prob, advantages, new_value, old_value, retur
     return actor + vf_coef * value - ent_coef * ent, (value, actor, ent)
 
 
+def cached(factory):
+    """``functools.lru_cache`` for the compiled-function factories, keyed by their (hashable) static
+    arguments: network, EnvConfig, configs and EnvParams of Python numbers. Two calls with equal
+    settings get the same jitted function, so XLA compiles it once per process; arguments that cannot
+    be hashed (EnvParams holding arrays) make a fresh function instead."""
+    memo = functools.lru_cache(maxsize=64)(factory)
+
+    @functools.wraps(factory)
+    def get(*args):
+        try:
+            hash(args)
+        except TypeError:
+            return factory(*args)
+        return memo(*args)
+
+    get.cache_clear = memo.cache_clear
+    get.cache_info = memo.cache_info
+    return get
+
+
+@cached
 def make_optimizer(config: PPOConfig):
+    """Adam after global-norm clipping; one object per config, so train states of equal configs have
+    equal tree structures and share compiled updates."""
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.lr, eps=1e-5))
 
 
@@ -144,17 +168,19 @@ def make_policy(network, config_env):
     return policy
 
 
-def make_update(network, env: KinetixEnv, levels: Level, config: PPOConfig, params: EnvParams | None = None):
-    """``update(runner, level_ids (num_envs,)) -> (runner, metrics)``, jitted.
+@cached
+def compiled_update(network, env_config: EnvConfig, config: PPOConfig, params: EnvParams):
+    """``update(runner, levels, level_ids) -> (runner, metrics)``, jitted once per static settings.
 
-    metrics: mean reward per step, episodes finished, goals reached, losses.
+    The level pool is an argument, not a constant of the compiled code, so every training run with the
+    same network, env and PPO settings (SFL and uniform, fine-tuning and scratch) shares one compile.
     """
-    params = EnvParams() if params is None else params
     cfg = config
-    ecfg = env.config
+    ecfg = env_config
+    env = KinetixEnv(env_config)
     policy = make_policy(network, ecfg)
 
-    def update(runner: Runner, level_ids):
+    def update(runner: Runner, levels: Level, level_ids):
         ts = runner.train_state
         key, k_roll, k_perm = jax.random.split(runner.key, 3)
         lv = jax.tree.map(lambda x: x[level_ids], levels)
@@ -209,3 +235,19 @@ def make_update(network, env: KinetixEnv, levels: Level, config: PPOConfig, para
         return Runner(train_state=ts, key=key), metrics
 
     return jax.jit(update)
+
+
+def make_update(network, env: KinetixEnv, levels: Level, config: PPOConfig, params: EnvParams | None = None):
+    """``update(runner, level_ids (num_envs,)) -> (runner, metrics)`` on the pool ``levels``.
+
+    A thin wrapper over :func:`compiled_update` (one compile per network / env / PPO settings, shared
+    by every pool of the same shape). metrics: mean reward per step, episodes finished, goals
+    reached, losses.
+    """
+    params = EnvParams() if params is None else params
+    fn = compiled_update(network, env.config, config, params)
+
+    def update(runner: Runner, level_ids):
+        return fn(runner, levels, level_ids)
+
+    return update

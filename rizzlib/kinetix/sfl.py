@@ -17,8 +17,8 @@ import numpy as np
 
 from rizzlib.core.validate import check_int_range, check_range
 from rizzlib.kinetix.env import KinetixEnv
-from rizzlib.kinetix.ppo import make_policy
-from rizzlib.kinetix.types import EnvParams, Level
+from rizzlib.kinetix.ppo import cached, make_policy
+from rizzlib.kinetix.types import EnvConfig, EnvParams, Level
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,17 +57,14 @@ def top_k_levels(scores, k: int):
     return jnp.argsort(-scores, stable=True)[:k]
 
 
-def make_success_rate(network, env: KinetixEnv, levels: Level, steps: int, params: EnvParams | None = None):
-    """``rate(net_params, key, level_ids) -> (p, episodes)``: the policy's success rate per level.
-
-    Each env plays its level for ``steps`` agent steps with auto-reset; p = goals / finished episodes
-    (0 when no episode finished).
-    """
-    params = EnvParams() if params is None else params
-    policy = make_policy(network, env.config)
+@cached
+def compiled_success_rate(network, env_config: EnvConfig, steps: int, params: EnvParams):
+    """``rate(net_params, key, levels, level_ids) -> (p, episodes)``, jitted once per static settings."""
+    env = KinetixEnv(env_config)
+    policy = make_policy(network, env_config)
 
     @jax.jit
-    def rate(net_params, key, level_ids):
+    def rate(net_params, key, levels, level_ids):
         lv = jax.tree.map(lambda x: x[level_ids], levels)
         obs, st = jax.vmap(lambda x: env.reset(None, x, params))(lv)
         n = level_ids.shape[0]
@@ -82,6 +79,22 @@ def make_success_rate(network, env: KinetixEnv, levels: Level, steps: int, param
         init = (obs, st, jnp.zeros(n, jnp.int32), jnp.zeros(n, jnp.int32))
         (_, _, goals, eps), _ = jax.lax.scan(body, init, jax.random.split(key, steps))
         return jnp.where(eps > 0, goals / jnp.maximum(eps, 1), 0.0), eps
+
+    return rate
+
+
+def make_success_rate(network, env: KinetixEnv, levels: Level, steps: int, params: EnvParams | None = None):
+    """``rate(net_params, key, level_ids) -> (p, episodes)``: the policy's success rate per level.
+
+    Each env plays its level for ``steps`` agent steps with auto-reset; p = goals / finished episodes
+    (0 when no episode finished). The compiled function (:func:`compiled_success_rate`) is shared by
+    every pool of the same shape.
+    """
+    params = EnvParams() if params is None else params
+    fn = compiled_success_rate(network, env.config, steps, params)
+
+    def rate(net_params, key, level_ids):
+        return fn(net_params, key, levels, level_ids)
 
     return rate
 
