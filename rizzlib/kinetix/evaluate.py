@@ -17,8 +17,10 @@ from rizzlib.kinetix.types import EnvConfig, EnvParams, Level
 
 @cached
 def compiled_evaluator(env_config: EnvConfig, network, params: EnvParams, greedy: bool):
-    """``run(kind, net_params, key, levels, attempts) -> (L,) solve rates``, jitted (``kind`` and
-    ``attempts`` static) once per settings, so every evaluator of the same settings shares its compiles."""
+    """``run(kind, net_params, key, envs) -> (N,) solved``: one first episode per env of the batched
+    levels ``envs`` (each level already repeated once per attempt), jitted (``kind`` static) once per
+    settings. It depends on levels x attempts only through N, so evaluators of the same settings share
+    its compiles, and so do level sets of different sizes with equal N."""
     env = KinetixEnv(env_config)
     policy = make_policy(network, env_config) if network is not None else None
 
@@ -32,10 +34,8 @@ def compiled_evaluator(env_config: EnvConfig, network, params: EnvParams, greedy
             return jax.vmap(lambda o: dist.mode(o, env_config))(out)
         return policy(net_params, key, obs)[0]
 
-    def run(kind, net_params, key, levels, attempts):
-        n_levels = levels.polygon_role.shape[0]
-        lv = jax.tree.map(lambda x: jnp.repeat(x, attempts, axis=0), levels)
-        n = n_levels * attempts
+    def run(kind, net_params, key, lv):
+        n = lv.polygon_role.shape[0]
         obs, st = jax.vmap(lambda x: env.reset(None, x, params))(lv)
 
         def body(carry, k):
@@ -48,9 +48,9 @@ def compiled_evaluator(env_config: EnvConfig, network, params: EnvParams, greedy
 
         init = (obs, st, jnp.ones(n, bool), jnp.zeros(n, bool))
         (_, _, _, solved), _ = jax.lax.scan(body, init, jax.random.split(key, params.max_timesteps))
-        return solved.reshape(n_levels, attempts).mean(axis=1)
+        return solved
 
-    return jax.jit(run, static_argnums=(0, 4))
+    return jax.jit(run, static_argnums=0)
 
 
 def make_evaluator(env: KinetixEnv, network=None, params: EnvParams | None = None, greedy: bool = False):
@@ -66,6 +66,9 @@ def make_evaluator(env: KinetixEnv, network=None, params: EnvParams | None = Non
         check_int_range("attempts", attempts, 1, None)
         if kind == "agent" and network is None:
             raise ValueError("kind='agent' needs the evaluator to be made with a network")
-        return np.asarray(jitted(kind, net_params, key, levels, attempts))
+        n_levels = int(levels.polygon_role.shape[0])
+        envs = jax.tree.map(lambda x: jnp.repeat(x, attempts, axis=0), levels)
+        solved = np.asarray(jitted(kind, net_params, key, envs))
+        return solved.reshape(n_levels, attempts).mean(axis=1, dtype=np.float32)
 
     return evaluate
