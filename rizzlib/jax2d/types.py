@@ -59,8 +59,10 @@ class StaticConfig:
             1 a sweep's cost is its number of sequential loop steps, and ``"active"`` (one per
             touching pair) was 1.5-3.6x slower there than the layouts that solve disjoint pairs
             together; in a vmapped batch of 256 ``"active"`` was the fastest (1.4-2.6x ``"rounds"``,
-            1.9-2.2x ``"colours"``). ``"auto"`` is not the default yet: the colour-by-colour
-            layout it uses at batch 1 is still to be timed on every scene.
+            1.9-2.2x ``"colours"``). ``"auto"`` is what ``benchmarks/engine.py`` times, but not the
+            default: on one scene it compiles both layouts (a ``lax.cond``), doubling the compile
+            time of an unbatched step, and it changes the update order of contact-heavy single
+            scenes for code built on the default (chapter 1b); opt in where that pays.
             ``"active"``: the pairs with a contact are moved to the front each step and visited one
             at a time, so a sweep costs as many loop steps as there are touching pairs. Its loop
             length depends on the data, which autodiff cannot transpose, so derivatives
