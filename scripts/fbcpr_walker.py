@@ -12,7 +12,8 @@ observations) and tracking EMD on the pose part of the observation (pitch and jo
     python scripts/fbcpr_walker.py data --out data/fbcpr_walker.npz            # ~25 min on one GPU
     python scripts/fbcpr_walker.py train --data data/fbcpr_walker.npz --json benchmarks/results/fbcpr_walker.json
 
-``--expert-updates`` / ``--n-updates`` shrink the budgets (the tests run both stages tiny on CPU).
+``--expert-updates`` / ``--n-updates`` shrink the budgets; ``tests/test_fbcpr_walker.py`` runs both
+stages (``make_data``, ``run_train``) with tiny networks on a CPU (a slow test).
 Not run in this project yet: no GPU was lent to the sessions that wrote it.
 """
 
@@ -107,18 +108,28 @@ def main() -> None:
         print(f"wrote {out}: {d['obs'].shape}")
         return
     data = np.load(args.data)
-    train_obs, test_obs = split(data["obs"], cfg.test_fraction, args.seed)
+    if args.n_updates:
+        cfg = dataclasses.replace(cfg, n_updates=args.n_updates)
+    run_train(dataclasses.replace(cfg, seed=args.seed), data["obs"], args.json, args.progress)
+
+
+def run_train(cfg, obs: np.ndarray, json_path=None, progress: bool = False, n_infer: int = 50_000) -> dict:
+    """FB-CPR and plain FB (``cfg.as_fb()``, same budget) on the walker motions ``obs (M, T+1, 17)``:
+    ``cfg.test_fraction`` of them held out for tracking; each run is evaluated by :func:`evaluate_walker`.
+    Returns ``{algo: {"seconds", "n_updates", "eval", "final_losses"}}``, also written to ``json_path``
+    after each run."""
+    train_obs, test_obs = split(obs, cfg.test_fraction, cfg.seed)
     results = {}
     for algo in ("fbcpr", "fb"):
-        c = cfg.as_fb() if algo == "fb" else cfg
-        c = dataclasses.replace(c, seed=args.seed, **({"n_updates": args.n_updates} if args.n_updates else {}))
-        tr, ts, hist, seconds = train(c, train_obs, progress=args.progress)
-        ev = evaluate_walker(tr, ts, test_obs)
+        c = cfg.as_fb() if algo == "fb" else dataclasses.replace(cfg, algo="fbcpr")
+        tr, ts, hist, seconds = train(c, train_obs, progress=progress)
+        ev = evaluate_walker(tr, ts, test_obs, n_infer=n_infer)
         results[algo] = {"seconds": seconds, "n_updates": c.n_updates, "eval": ev,
                          "final_losses": {k: float(np.nanmean(v[-20:])) for k, v in hist.items()}}
         print(f"[{time.strftime('%H:%M:%S')}] {algo}: {seconds:.0f} s, {ev}", flush=True)
-        if args.json:
-            pathlib.Path(args.json).write_text(json.dumps(results, indent=1))
+        if json_path:
+            pathlib.Path(json_path).write_text(json.dumps(results, indent=1))
+    return results
 
 
 if __name__ == "__main__":
