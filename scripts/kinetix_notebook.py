@@ -173,7 +173,10 @@ print({k: v.shape for k, v in [("polygon_role", car.polygon_role), ("circle_role
                                ("motor_binding", car.motor_binding), ("thruster_binding", car.thruster_binding),
                                ("sim.polygon.vertices", car.sim.polygon.vertices)]})
 
-LIVE = {"smoke": dataclasses.replace(CFG, num_updates=4, eval_every=2, eval_attempts=2, num_eval_levels=8),
+# at smoke the live run uses the shipped network's size, so that it and the fine-tuning runs below
+# (the shipped network with this PPO config) share one compiled update and one compiled evaluator
+LIVE = {"smoke": dataclasses.replace(CFG, model=SCFG.model, num_updates=4, eval_every=4, eval_attempts=2,
+                                     num_eval_levels=8),
         "cpu": dataclasses.replace(CFG, num_updates=16, pool_size=256, num_eval_levels=32, eval_attempts=4, eval_every=4),
         }.get(SCALE, dataclasses.replace(CFG, num_updates=256, pool_size=4096, eval_every=32))
 t0 = time.time()
@@ -372,7 +375,10 @@ the small `cpu` network.
 The PureJaxRL habit: `make_update` returns one jitted function that resets every env to its level,
 rolls the policy out for `num_steps`, computes advantages, and runs `update_epochs` passes over
 shuffled minibatches. Each env auto-resets to *its own* level inside the rollout, which is what SFL
-needs. Two exercises for its pieces.
+needs. The level pool is an argument of the compiled function, not a constant baked into it, and the
+compiled function is cached by its static settings (network, env and PPO config): the SFL and
+uniform runs below, and the fine-tuning and scratch runs after them, each share one compile. Two
+exercises for its pieces.
 
 **Exercise 4.** Generalised advantage estimation. `rewards`, `values`, `dones` are (T, B);
 `dones[t]` means the episode ended after step t, so nothing flows back across it; `last_value` is
@@ -638,11 +644,13 @@ from a fresh network. Every env plays the target level.
 code(r"""
 FT_LEVEL = "s/thrust_aim"
 ft_level, _ = OURS[FT_LEVEL]
-ft_updates = {"smoke": 2, "cpu": 16}.get(SCALE, SCFG.finetune_updates)
+ft_updates = {"smoke": 1, "cpu": 16}.get(SCALE, SCFG.finetune_updates)
+# at smoke: the live run's PPO sizes, and as many attempts as its evaluation has envs (shared compiles)
+FT_CFG = dataclasses.replace(SCFG, ppo=LIVE.ppo) if SCALE == "smoke" else SCFG
 # the no-op and random baselines on this level were recorded with the checkpoints
 ft_i = U["names"]["ours_s"].index(FT_LEVEL)
-FT = finetune_vs_scratch(SCFG, ft_level, SHIPPED["sfl"][0], num_updates=ft_updates,
-                         attempts=4 if SCALE == "smoke" else 32,
+FT = finetune_vs_scratch(FT_CFG, ft_level, SHIPPED["sfl"][0], num_updates=ft_updates,
+                         attempts=LIVE.num_eval_levels * LIVE.eval_attempts if SCALE == "smoke" else 32,
                          baselines={k: U["ours_s"][k][ft_i] for k in ("noop", "random")})
 S = summarise(FT)
 plt.figure(figsize=(6, 3.5))
