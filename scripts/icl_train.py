@@ -7,6 +7,15 @@ evaluation into the checkpoint's metadata and ``README.md`` beside it.
 ``tests/test_icl_checkpoint.py`` reloads it and reproduces the evaluation.
 
     nice -n 19 python scripts/icl_train.py --max-minutes 80      # 1 thread
+
+``--curriculum`` trains offset arithmetic with :class:`rizzlib.icl.train.OffsetCurriculum` (start at
+c = 0, widen the offset range as accuracy rises); the arith checkpoint beside the shipped one is
+
+    nice -n 19 python scripts/icl_train.py --tasks arith --curriculum --seq-len 128 --batch-size 16 \
+        --max-minutes 65 --out rizzlib/icl/checkpoints/icl_llama_arith.safetensors
+
+Its record goes to ``<stem>.md`` beside it (the default checkpoint's to ``README.md``), and only the
+trained tasks are evaluated.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from rizzlib.icl.model import (
@@ -30,7 +40,7 @@ from rizzlib.icl.model import (
     save_checkpoint,
 )
 from rizzlib.icl.tasks import make_tokenizer
-from rizzlib.icl.train import TrainConfig, train
+from rizzlib.icl.train import OffsetCurriculum, TrainConfig, train
 
 MODEL = ModelConfig(hidden=64, layers=3, heads=4, mlp=256, max_positions=1024)
 
@@ -43,18 +53,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-minutes", type=float, default=85.0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=CHECKPOINT)
+    parser.add_argument("--tasks", nargs="+", default=list(TrainConfig.tasks))
+    parser.add_argument("--task-weights", nargs="+", type=float, default=None, help="default: the shipped mix, or equal")
+    parser.add_argument("--curriculum", action="store_true", help="arith offsets from c = 0, widened as accuracy rises")
+    parser.add_argument("--threshold", type=float, default=OffsetCurriculum.threshold, help="curriculum: accuracy that widens")
+    parser.add_argument("--window", type=int, default=OffsetCurriculum.window, help="curriculum: steps averaged")
     parser.add_argument("--eval-only", action="store_true", help="re-evaluate the saved checkpoint")
     args = parser.parse_args(argv)
+    if args.task_weights is None:
+        same = tuple(args.tasks) == TrainConfig.tasks
+        args.task_weights = list(TrainConfig.task_weights) if same else [1.0] * len(args.tasks)
     torch.set_num_threads(args.threads)
     tok = make_tokenizer()
     command = "python scripts/icl_train.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if not args.eval_only:
-        cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, max_minutes=args.max_minutes)
+        cur = OffsetCurriculum(threshold=args.threshold, window=args.window) if args.curriculum else None
+        cfg = TrainConfig(
+            steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, max_minutes=args.max_minutes,
+            tasks=tuple(args.tasks), task_weights=tuple(args.task_weights), curriculum=cur,
+        )
         model = build_model(MODEL, seed=cfg.seed)
         t0 = time.perf_counter()
 
-        def save(step, m, final=False):
+        def save(step, m, final=False, **state):
             extra = {
+                **state,
                 "train": dataclasses.asdict(cfg),
                 "steps_done": step,
                 "wall_s": round(time.perf_counter() - t0, 1),
@@ -65,18 +88,29 @@ def main(argv: list[str] | None = None) -> int:
                 "parameters": count_parameters(m),
             }
             save_checkpoint(m, args.out, extra=extra)
-            print(f"saved step {step} at {extra['wall_s']} s", flush=True)
+            print(f"saved step {step} at {extra['wall_s']} s {state}", flush=True)
 
         hist = train(model, tok, cfg, callback=save)
-        save(hist["steps"], model, final=True)
-        print("loss every 100:", [round(v, 3) for v in hist["loss"][::100]], flush=True)
+        state = {}
+        if cur:
+            acc = hist["arith_acc"]
+            state = {
+                "n_offsets": hist["n_offsets"][-1],
+                "promotions": hist["promotions"],
+                "arith_acc_every_50": [round(float(np.nanmean(acc[i : i + 50])), 4) for i in range(0, len(acc), 50)],
+            }
+        save(hist["steps"], model, final=True, **state)
+        print("loss every 100:", [round(v, 3) for v in hist["loss"][::100]], state, flush=True)
     model, extra = load_checkpoint(args.out)
     from rizzlib.icl.evaluate import CHECKPOINT_EVAL, CHECKPOINT_TEST_EVAL, evaluate_shots
 
+    trained = list(extra["train"]["tasks"])
+    settings = {**CHECKPOINT_EVAL, "tasks": [t for t in CHECKPOINT_EVAL["tasks"] if t in trained]}
+    test_settings = {**CHECKPOINT_TEST_EVAL, "tasks": [t for t in CHECKPOINT_TEST_EVAL["tasks"] if t in trained]}
     t0 = time.perf_counter()
-    result = evaluate_shots(model, tok, **CHECKPOINT_EVAL)
-    extra["evaluation"] = {"settings": CHECKPOINT_EVAL, "result": result, "eval_s": round(time.perf_counter() - t0, 1)}
-    extra["test_evaluation"] = {"settings": CHECKPOINT_TEST_EVAL, "result": evaluate_shots(model, tok, **CHECKPOINT_TEST_EVAL)}
+    result = evaluate_shots(model, tok, **settings)
+    extra["evaluation"] = {"settings": settings, "result": result, "eval_s": round(time.perf_counter() - t0, 1)}
+    extra["test_evaluation"] = {"settings": test_settings, "result": evaluate_shots(model, tok, **test_settings)}
     extra["model"] = dataclasses.asdict(MODEL)
     save_checkpoint(model, args.out, extra=extra)
     write_readme(args.out, extra)
@@ -84,11 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def readme_path(path: Path) -> Path:
+    """Where a checkpoint's record goes: ``README.md`` for the shipped one, else ``<stem>.md``."""
+    return path.parent / ("README.md" if path.name == CHECKPOINT.name else f"{path.stem}.md")
+
+
 def write_readme(path: Path, extra: dict) -> None:
     ev = extra["evaluation"]
     shots = ev["settings"]["shots"]
     lines = [
-        "# Chapter 5 checkpoint: a small Llama meta-trained to learn in context",
+        f"# Chapter 5 checkpoint `{path.name}`: a small Llama meta-trained to learn in context",
         "",
         "Made by `scripts/icl_train.py`; reproduced by `tests/test_icl_checkpoint.py`.",
         "",
@@ -102,6 +141,15 @@ def write_readme(path: Path, extra: dict) -> None:
         f"{extra['train']['seq_len']} tokens (tasks {extra['train']['tasks']}, weights {extra['train']['task_weights']}), "
         f"wall time {extra['wall_s'] / 60:.1f} min.",
         "",
+    ]
+    if extra["train"].get("curriculum"):
+        lines += [
+            f"Curriculum: {json.dumps(extra['train']['curriculum'])}; arith offsets widened at "
+            f"(step, offsets) {extra['promotions']}, ending with {extra['n_offsets']} of 10 offsets. "
+            f"Training accuracy of the answer digit after the first demo, every 50 steps: {extra['arith_acc_every_50']}.",
+            "",
+        ]
+    lines += [
         f"Evaluation ({ev['settings']['episodes']} fresh episodes per task, {ev['settings']['queries']} queries each, "
         f"random fixed demos, greedy decoding, exact match; seed {ev['settings']['seed']}; {ev['eval_s']:.0f} s):",
         "",
@@ -111,8 +159,11 @@ def write_readme(path: Path, extra: dict) -> None:
     for task, by_learner in ev["result"].items():
         for learner, accs in by_learner.items():
             lines.append(f"| {task} | {learner} | " + " | ".join(f"{a:.3f}" for a in accs) + " |")
-    lines.append("")
-    (path.parent / "README.md").write_text("\n".join(lines))
+    if path.name == CHECKPOINT.name:
+        lines += ["Other checkpoints here have their record in `<name>.md` beside them.", ""]
+    else:
+        lines.append("")
+    readme_path(path).write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from rizzlib.icl.augment import (
+    JUDGE_HEADER,
+    JUDGE_QUESTION,
     LikertJudge,
     LogProbJudge,
     augment,
@@ -18,7 +20,7 @@ from rizzlib.icl.augment import (
     rating_token_ids,
 )
 from rizzlib.icl.hf import QA_TEMPLATE
-from rizzlib.icl.prompt import synthetic_template
+from rizzlib.icl.prompt import build_prefix, synthetic_template
 from rizzlib.icl.tasks import Example, get_task, make_tokenizer, sample_episode
 from rizzlib.icl.toy import bpe_tokenizer, tiny_llama
 
@@ -116,3 +118,55 @@ def test_generator_labels_given_inputs():
     gen = generate_candidates(model, tok, synthetic_template("arith"), ep.pool, 5, np.random.default_rng(2), n_demos=8, max_new_tokens=3, inputs=xs)
     assert gen.n_calls <= len(xs)
     assert all(c.x in xs for c in gen.candidates)
+
+
+def test_likert_score_is_the_mean_expected_rating_of_uncached_forwards():
+    import dataclasses
+
+    tok = bpe_tokenizer()
+    model = tiny_llama(len(tok), seed=3)
+    refs = [Example(f"q{i}", str(i % 5)) for i in range(12)]
+    cands = [Example("q", "1"), Example("rain", "2"), Example("the cat", "5")]
+    got = LikertJudge(model, tok, QA_TEMPLATE, n_judgements=2, n_refs=4).score(cands, refs, np.random.default_rng(7))
+    rng = np.random.default_rng(7)  # replay the judge's draws of references
+    header = dataclasses.replace(QA_TEMPLATE, header=JUDGE_HEADER)
+    ratings = rating_token_ids(tok)
+    want = np.zeros(len(cands))
+    for _ in range(2):
+        chosen = [refs[i] for i in rng.choice(len(refs), size=4, replace=False)]
+        prefix = build_prefix(tok, header, chosen)
+        for j, c in enumerate(cands):
+            q = tok.encode(JUDGE_QUESTION.format(demo=QA_TEMPLATE.render_demo(c).strip()), add_special_tokens=False)
+            with torch.no_grad():
+                last = model(input_ids=torch.tensor([list(prefix) + q])).logits[0, -1].double()
+            p = torch.softmax(last[ratings], dim=0).numpy()
+            want[j] += float(np.dot(p, np.arange(1, 6))) / 2
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    with pytest.raises(ValueError, match="n_refs"):
+        LikertJudge(model, tok, QA_TEMPLATE, n_judgements=1, n_refs=13).score(cands, refs, np.random.default_rng(0))
+
+
+def test_generator_applies_the_task_check_and_counts_its_rejections(monkeypatch):
+    import importlib
+
+    aug = importlib.import_module("rizzlib.icl.augment")  # the package re-exports the function augment under that name
+
+    tok = make_tokenizer()
+    model = tiny_llama(len(tok), seed=6)
+    task = get_task("arith")
+    ep = sample_episode(task, np.random.default_rng(1), 30, 0)
+    t = synthetic_template("arith")
+    xs = [f"{a} {b}" for a in range(3) for b in range(3)]
+    # scripted answers, one per input: well-formed, parseable but not a digit, unparseable (no answer)
+    script = [["7", ";"], ["L1", ";"], [";"]] * 3
+    monkeypatch.setattr(aug, "greedy_generate", lambda model, prefix, queries, *a, **k: [tok.convert_tokens_to_ids(script[i]) for i in range(len(queries))])
+
+    def run(check):
+        return generate_candidates(model, tok, t, ep.pool, 20, np.random.default_rng(2), n_demos=8, max_new_tokens=3, inputs=xs, check=check)
+
+    plain, checked, none = run(None), run(task.is_well_formed), run(lambda ex: False)
+    assert plain.n_calls == checked.n_calls == none.n_calls == 9
+    assert [c.y for c in plain.candidates] == ["7", "L1"] * 3 and plain.n_unparseable == 3
+    assert checked.candidates == tuple(c for c in plain.candidates if task.is_well_formed(c))
+    assert [c.x for c in checked.candidates] == xs[0::3] and checked.n_unparseable == 6
+    assert none.candidates == () and none.n_unparseable == 9

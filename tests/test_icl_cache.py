@@ -144,3 +144,55 @@ def test_time_scoring_reports_both_paths_and_the_predicted_ratio(model):
     assert t.prefix_tokens == len(prefix) and t.n_queries == 3 and t.query_tokens == 5
     assert t.predicted == pytest.approx((len(prefix) + 5) / 5)
     assert min(t.cached_s, t.uncached_s, t.prefix_s, t.copy_s) > 0 and t.speedup == t.uncached_s / t.cached_s
+
+
+def test_cache_shim_reads_the_4x_and_5x_signatures_and_outputs(model):
+    from types import SimpleNamespace
+
+    from rizzlib.icl.cache import new_cache
+
+    class Forward4x(torch.nn.Module):  # transformers 4.x: the cache travels as past_key_values
+        def forward(self, input_ids, attention_mask=None, past_key_values=None, use_cache=None):
+            return None
+
+    class Forward5x(torch.nn.Module):  # transformers 5.x: it travels as cache
+        def forward(self, input_ids, attention_mask=None, cache=None, use_cache=None, **kwargs):
+            return None
+
+    assert cache_kwarg(Forward4x()) == "past_key_values" and cache_kwarg(Forward5x()) == "cache"
+    marker = object()
+    assert output_cache(SimpleNamespace(past_key_values=marker)) is marker  # 4.x output
+    assert output_cache(SimpleNamespace(cache=marker, past_key_values=None)) is marker  # 5.x output
+    with pytest.raises(ValueError, match="use_cache=True"):
+        output_cache(SimpleNamespace(cache=None, past_key_values=None))
+    fresh = new_cache(model)
+    assert cache_length(fresh) == 0
+    out = model(input_ids=torch.tensor([[5, 6, 7]]), use_cache=True, **{cache_kwarg(model): fresh})
+    assert cache_length(output_cache(out)) == 3
+
+
+def test_crop_passes_a_negative_drop_count_as_both_cache_apis_expect():
+    class Crop4x:  # DynamicCache.crop(max_length) of 4.x: a negative length drops that many tokens
+        def __init__(self, n):
+            self.n = n
+
+        def get_seq_length(self):
+            return self.n
+
+        def crop(self, max_length):
+            self.n = self.n + max_length if max_length < 0 else min(self.n, max_length)
+
+    class Crop5x(Crop4x):  # 5.x: crop(tokens_to_remove) with a negative count
+        def crop(self, tokens_to_remove):
+            if tokens_to_remove >= 0:
+                raise AssertionError("5.x crop needs a negative count")
+            self.n += tokens_to_remove
+
+    for kind in (Crop4x, Crop5x):
+        c = kind(12)
+        crop_cache(c, 7)
+        assert c.n == 7
+        crop_cache(c, 7)  # already at the length: nothing to drop
+        assert c.n == 7
+        with pytest.raises(ValueError, match="length must be in"):
+            crop_cache(c, -1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rizzlib.icl.embed import MiniLMEmbedder, SymbolEmbedder, normalize_rows
+from rizzlib.icl.embed import HiddenStateEmbedder, MiniLMEmbedder, SymbolEmbedder, normalize_rows
 from rizzlib.icl.select import (
     ALL_SELECTORS,
     QUERY_INDEPENDENT,
@@ -176,3 +176,26 @@ def test_iccl_is_the_brute_force_knn_set_sorted_easy_to_hard(seed):
         knn = sorted(range(30), key=lambda i: (-sims[i], i))[:k]
         # easy to hard; equal difficulties keep the similarity rank (most similar first)
         assert got == sorted(knn, key=lambda i: (pool.difficulty[i], knn.index(i)))
+
+
+def test_hidden_state_embedder_is_the_normalised_mean_of_each_texts_last_hidden_states():
+    import torch
+
+    from rizzlib.icl.tasks import make_tokenizer
+    from rizzlib.icl.toy import tiny_llama
+
+    tok = make_tokenizer()
+    model = tiny_llama(len(tok), seed=4)
+    texts = ["a b c", "k1", "d0 d1 k3 d2 e f", "a b c", "j"]
+    emb = HiddenStateEmbedder(model, tok, batch_size=3).encode(texts)  # batches of unequal lengths, right-padded
+    assert emb.shape == (5, model.config.hidden_size) and emb.dtype == np.float32
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-5)
+    for t, e in zip(texts, emb):
+        ids = tok.encode(t, add_special_tokens=False)
+        with torch.no_grad():
+            h = model(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states[-1][0].mean(0)
+        np.testing.assert_allclose(e, normalize_rows(h.numpy()[None])[0], atol=1e-5)
+    np.testing.assert_array_equal(emb[0], emb[3])
+    assert HiddenStateEmbedder(model, tok).encode([]).shape == (0, model.config.hidden_size)
+    with pytest.raises(ValueError, match="list of strings"):
+        HiddenStateEmbedder(model, tok).encode("a b")

@@ -4,6 +4,11 @@ Every training sequence is one episode: ``<bos> <task> x1 → y1 ; x2 → y2 ; .
 ``seq_len`` tokens with fresh demonstrations of a freshly drawn rule, so the rule can only be read
 from the context. The loss is next-token cross-entropy on the answer tokens (every ``y`` and its
 ``;``), so one sequence of k demos trains every shot count from 0 to k - 1 at once.
+
+Offset arithmetic, y = (a + b + c) mod 10 with a per-episode offset c, does not leave the ln 10
+plateau when trained from scratch (``scripts/icl_arith_probe.py``). :class:`OffsetCurriculum`
+starts it at c = 0 (plain addition, a rule the weights can store) and widens the offset range each
+time the learner masters the current one.
 """
 
 from __future__ import annotations
@@ -17,7 +22,44 @@ import torch
 
 from rizzlib.core.validate import check_int_range, check_range
 from rizzlib.icl.prompt import synthetic_template
-from rizzlib.icl.tasks import TASK_NAMES, get_task
+from rizzlib.icl.tasks import DIGITS, TASK_NAMES, OffsetArithTask, get_task
+
+
+@dataclasses.dataclass(frozen=True)
+class OffsetCurriculum:
+    """Widen offset arithmetic's per-episode offset range as the learner masters it.
+
+    Arith episodes draw c from ``0 .. n - 1``; n starts at ``start`` (1: c = 0 always). After every
+    step the teacher-forced argmax accuracy of the batch's arith answer digits is recorded, leaving
+    out each sequence's first answer (no demo precedes it, so its offset cannot be known). Once the
+    mean over the last ``window`` steps at the current n reaches ``threshold``, n grows by ``grow``,
+    up to all 10 offsets.
+
+    Attributes:
+        start: offsets at the start (1 to 10).
+        grow: offsets added at each promotion (>= 1).
+        threshold: accuracy that promotes, in (0, 1].
+        window: steps averaged (>= 1); also the fewest steps spent at each n.
+    """
+
+    start: int = 1
+    grow: int = 1
+    threshold: float = 0.9
+    window: int = 50
+
+    def __post_init__(self) -> None:
+        check_int_range("start", self.start, 1, 10)
+        check_int_range("grow", self.grow, 1, 9)
+        check_range("threshold", self.threshold, 0.0, 1.0, low_inclusive=False)
+        check_int_range("window", self.window, 1, None)
+
+    def next_offsets(self, n_offsets: int, recent_acc: list[float]) -> int:
+        """The offset count after this step, given the accuracies of the steps at ``n_offsets`` so far."""
+        if n_offsets >= 10 or len(recent_acc) < self.window:
+            return n_offsets
+        if float(np.mean(recent_acc[-self.window :])) >= self.threshold:
+            return min(10, n_offsets + self.grow)
+        return n_offsets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +77,8 @@ class TrainConfig:
         task_weights: relative frequency of each task.
         seed: seeds initialisation and data.
         max_minutes: stop early after this wall time (0: no limit).
+        curriculum: an :class:`OffsetCurriculum` for the arith episodes (None: all 10 offsets from
+            the start); needs ``"arith"`` among ``tasks``.
     """
 
     steps: int = 4000
@@ -47,6 +91,7 @@ class TrainConfig:
     task_weights: tuple[float, ...] = (0.4, 0.4, 0.2)
     seed: int = 0
     max_minutes: float = 0.0
+    curriculum: OffsetCurriculum | None = None
 
     def __post_init__(self) -> None:
         check_int_range("steps", self.steps, 1, None)
@@ -61,6 +106,8 @@ class TrainConfig:
             if t not in TASK_NAMES:
                 raise ValueError(f"tasks must be among {TASK_NAMES}; got {t!r}")
         check_range("max_minutes", self.max_minutes, 0.0, None)
+        if self.curriculum is not None and "arith" not in self.tasks:
+            raise ValueError(f"curriculum needs 'arith' among tasks; got tasks={self.tasks}")
 
 
 def episode_sequence(
@@ -86,25 +133,53 @@ def episode_sequence(
         mask += [0] * len(x_ids) + [1] * len(y_ids)
 
 
-def make_batch(cfg: TrainConfig, tokenizer, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, mask) of shape (batch_size, seq_len), right-padded with 0 (mask 0 on padding)."""
+def make_batch(
+    cfg: TrainConfig, tokenizer, rng: np.random.Generator, overrides: dict | None = None, return_tasks: bool = False
+):
+    """(ids, mask) of shape (batch_size, seq_len), right-padded with 0 (mask 0 on padding).
+
+    ``overrides`` maps a task name to the task object to draw it from (e.g. an arith task with fewer
+    offsets); ``return_tasks`` also returns each row's task name.
+    """
     p = np.asarray(cfg.task_weights, dtype=np.float64)
     ids = torch.zeros((cfg.batch_size, cfg.seq_len), dtype=torch.long)
     mask = torch.zeros((cfg.batch_size, cfg.seq_len), dtype=torch.float32)
+    names = []
     for b in range(cfg.batch_size):
         name = cfg.tasks[int(rng.choice(len(cfg.tasks), p=p / p.sum()))]
-        seq, m = episode_sequence(name, tokenizer, rng, cfg.seq_len)
+        seq, m = episode_sequence(name, tokenizer, rng, cfg.seq_len, task=(overrides or {}).get(name))
         ids[b, : len(seq)] = torch.tensor(seq)
         mask[b, : len(m)] = torch.tensor(m, dtype=torch.float32)
-    return ids, mask
+        names.append(name)
+    return (ids, mask, names) if return_tasks else (ids, mask)
 
 
-def masked_loss(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy over the positions where ``mask[:, 1:]`` is 1."""
+def masked_loss(model, ids: torch.Tensor, mask: torch.Tensor, return_logits: bool = False):
+    """Mean next-token cross-entropy over the positions where ``mask[:, 1:]`` is 1.
+
+    With ``return_logits`` also the logits, shape (batch, seq_len - 1, vocab).
+    """
     logits = model(input_ids=ids[:, :-1], use_cache=False).logits
     ce = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
     m = mask[:, 1:]
-    return (ce * m).sum() / m.sum().clamp_min(1.0)
+    loss = (ce * m).sum() / m.sum().clamp_min(1.0)
+    return (loss, logits) if return_logits else loss
+
+
+def later_digit_accuracy(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, rows: list[int], tokenizer) -> float:
+    """Teacher-forced argmax accuracy of the answer digits of ``rows``, each row's first answer left out.
+
+    ``logits`` (batch, seq_len - 1, vocab) predict ``ids[:, 1:]``; ``mask`` marks answer tokens. NaN
+    when no digit is scored.
+    """
+    digits = torch.tensor(tokenizer.convert_tokens_to_ids(list(DIGITS)))
+    hits, count = 0, 0
+    for r in rows:
+        target, m = ids[r, 1:], mask[r, 1:].bool()
+        pos = torch.nonzero(m & torch.isin(target, digits)).flatten()[1:]
+        hits += int((logits[r, pos].argmax(-1) == target[pos]).sum())
+        count += int(pos.numel())
+    return hits / count if count else float("nan")
 
 
 def lr_at(step: int, cfg: TrainConfig, time_frac: float = 0.0) -> float:
@@ -122,7 +197,10 @@ def lr_at(step: int, cfg: TrainConfig, time_frac: float = 0.0) -> float:
 def train(model, tokenizer, cfg: TrainConfig, progress: bool = True, callback=None) -> dict:
     """Meta-train ``model`` in place. Returns {"loss": [...], "steps": n done, "wall_s": seconds}.
 
-    ``callback(step, model)`` (optional) runs every 250 steps, e.g. to save a checkpoint.
+    With ``cfg.curriculum`` it also returns "arith_acc" (per step, see :class:`OffsetCurriculum`),
+    "n_offsets" (per step) and "promotions" ([(step, new offset count), ...]).
+    ``callback(step, model)`` (optional) runs every 250 steps, e.g. to save a checkpoint; with a
+    curriculum it is called as ``callback(step, model, n_offsets=..., promotions=...)``.
     """
     from tqdm.auto import tqdm
 
@@ -132,27 +210,54 @@ def train(model, tokenizer, cfg: TrainConfig, progress: bool = True, callback=No
     losses: list[float] = []
     start = time.perf_counter()
     done = 0
+    cur = cfg.curriculum
+    n_offsets = cur.start if cur else 10
+    accs: list[float] = []
+    stage_accs: list[float] = []
+    offsets_log: list[int] = []
+    promotions: list[tuple[int, int]] = []
     bar = tqdm(range(cfg.steps), disable=not progress, desc="meta-train", mininterval=30)
     for step in bar:
         for g in opt.param_groups:
             elapsed = (time.perf_counter() - start) / 60
             g["lr"] = lr_at(step, cfg, elapsed / cfg.max_minutes if cfg.max_minutes else 0.0)
-        ids, mask = make_batch(cfg, tokenizer, rng)
-        loss = masked_loss(model, ids, mask)
+        overrides = {"arith": OffsetArithTask(n_offsets=n_offsets)} if cur else None
+        ids, mask, names = make_batch(cfg, tokenizer, rng, overrides, return_tasks=True)
+        loss, logits = masked_loss(model, ids, mask, return_logits=True)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         losses.append(float(loss.detach()))
         done = step + 1
+        if cur:
+            rows = [r for r, n in enumerate(names) if n == "arith"]
+            acc = later_digit_accuracy(logits.detach(), ids, mask, rows, tokenizer)
+            accs.append(acc)
+            offsets_log.append(n_offsets)
+            if not math.isnan(acc):
+                stage_accs.append(acc)
+            new = cur.next_offsets(n_offsets, stage_accs)
+            if new != n_offsets:
+                n_offsets, stage_accs = new, []
+                promotions.append((done, n_offsets))
         if progress and done % 50 == 0:
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+            post = {"loss": f"{np.mean(losses[-50:]):.3f}"}
+            if cur:
+                post.update(offsets=n_offsets, arith_acc=f"{np.nanmean(accs[-50:]):.3f}")
+            bar.set_postfix(post)
         if callback is not None and done % 250 == 0:
-            callback(done, model)
+            if cur:
+                callback(done, model, n_offsets=n_offsets, promotions=list(promotions))
+            else:
+                callback(done, model)
         if cfg.max_minutes and time.perf_counter() - start > 60 * cfg.max_minutes:
             break
     model.eval()
-    return {"loss": losses, "steps": done, "wall_s": time.perf_counter() - start}
+    out = {"loss": losses, "steps": done, "wall_s": time.perf_counter() - start}
+    if cur:
+        out.update(arith_acc=accs, n_offsets=offsets_log, promotions=promotions)
+    return out
 
 
 @torch.no_grad()

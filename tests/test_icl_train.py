@@ -1,0 +1,153 @@
+"""Meta-training pieces: the offset curriculum (promotion rule, stage data, the logged schedule), the
+digit accuracy it reads, and the training script's curriculum run end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import rizzlib.icl.train as train_mod
+from rizzlib.icl.tasks import DIGITS, OffsetArithTask, make_tokenizer
+from rizzlib.icl.toy import tiny_llama
+from rizzlib.icl.train import OffsetCurriculum, TrainConfig, later_digit_accuracy, make_batch, train
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+def test_curriculum_promotes_after_a_full_window_at_the_threshold_and_stops_at_ten():
+    cur = OffsetCurriculum(start=1, grow=3, threshold=0.8, window=4)
+    assert cur.next_offsets(1, [1.0, 1.0, 1.0]) == 1  # fewer than `window` steps at this stage
+    assert cur.next_offsets(1, [0.8] * 4) == 4  # the mean reaches the threshold exactly
+    assert cur.next_offsets(1, [0.0, 1.0, 0.8, 0.8, 0.79]) == 4  # only the last 4 count: mean 0.8475 >= 0.8
+    assert cur.next_offsets(1, [1.0, 0.6, 0.8, 0.8, 0.8]) == 1  # mean of the last 4 = 0.75
+    assert cur.next_offsets(9, [1.0] * 4) == 10  # capped at 10 offsets
+    assert cur.next_offsets(10, [1.0] * 4) == 10
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"start": 0}, "start"), ({"start": 11}, "start"), ({"grow": 0}, "grow"), ({"threshold": 0.0}, "threshold"),
+     ({"threshold": 1.5}, "threshold"), ({"window": 0}, "window")],
+)
+def test_curriculum_rejects_bad_settings(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        OffsetCurriculum(**kwargs)
+
+
+def test_a_curriculum_needs_the_arith_task():
+    with pytest.raises(ValueError, match="curriculum needs 'arith'"):
+        TrainConfig(tasks=("cipher",), task_weights=(1.0,), curriculum=OffsetCurriculum())
+
+
+@pytest.mark.parametrize("n_offsets", [1, 3])
+def test_stage_batches_draw_offsets_below_the_stage(n_offsets):
+    tok = make_tokenizer()
+    cfg = TrainConfig(batch_size=12, seq_len=96, tasks=("arith",), task_weights=(1.0,))
+    ids, mask, names = make_batch(cfg, tok, np.random.default_rng(n_offsets), {"arith": OffsetArithTask(n_offsets=n_offsets)}, return_tasks=True)
+    assert names == ["arith"] * 12
+    seen = set()
+    for row in ids.tolist():
+        words = tok.convert_ids_to_tokens(row)
+        offsets = set()
+        for i, w in enumerate(words):
+            if w == "→" and i + 1 < len(words) and words[i + 1] in DIGITS:
+                a, b = int(words[i - 2]), int(words[i - 1])
+                offsets.add((int(words[i + 1]) - a - b) % 10)
+        assert len(offsets) == 1  # one offset per episode
+        seen |= offsets
+    assert seen <= set(range(n_offsets))
+    if n_offsets == 3:
+        assert len(seen) > 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_later_digit_accuracy_is_a_hand_count_without_each_rows_first_answer(seed):
+    tok = make_tokenizer()
+    cfg = TrainConfig(batch_size=6, seq_len=64, tasks=("arith", "cipher"), task_weights=(1.0, 1.0))
+    ids, mask, names = make_batch(cfg, tok, np.random.default_rng(seed), return_tasks=True)
+    rng = np.random.default_rng(100 + seed)
+    logits = torch.tensor(rng.normal(size=(6, 63, len(tok))), dtype=torch.float32)
+    # make about half the predictions right, so the count is not trivially 0 or 1
+    for r in range(6):
+        for i in range(63):
+            if rng.random() < 0.5:
+                logits[r, i, ids[r, i + 1]] = 100.0
+    rows = [r for r, n in enumerate(names) if n == "arith"]
+    digits = set(tok.convert_tokens_to_ids(list(DIGITS)))
+    hits = count = 0
+    for r in rows:
+        answers = [i for i in range(1, 64) if mask[r, i] == 1 and int(ids[r, i]) in digits]
+        for i in answers[1:]:
+            count += 1
+            hits += int(int(logits[r, i - 1].argmax()) == int(ids[r, i]))
+    assert count > 0
+    assert later_digit_accuracy(logits, ids, mask, rows, tok) == pytest.approx(hits / count)
+    assert np.isnan(later_digit_accuracy(logits, ids, mask, [], tok))
+
+
+def test_train_widens_offsets_on_schedule_and_logs_it(monkeypatch):
+    tok = make_tokenizer()
+    model = tiny_llama(len(tok), seed=0, hidden=16, layers=1)
+    cfg = TrainConfig(steps=7, batch_size=2, seq_len=32, warmup=1, tasks=("arith",), task_weights=(1.0,),
+                      curriculum=OffsetCurriculum(start=2, grow=4, window=2))
+    seen_stages = []
+    real_batch = train_mod.make_batch
+
+    def spy_batch(cfg_, tok_, rng, overrides=None, return_tasks=False):
+        seen_stages.append(overrides["arith"].n_offsets)
+        return real_batch(cfg_, tok_, rng, overrides, return_tasks)
+
+    monkeypatch.setattr(train_mod, "later_digit_accuracy", lambda *a: 1.0)  # every step masters its stage
+    monkeypatch.setattr(train_mod, "make_batch", spy_batch)
+    hist = train(model, tok, cfg, progress=False)
+    assert hist["promotions"] == [(2, 6), (4, 10)]
+    assert hist["n_offsets"] == [2, 2, 6, 6, 10, 10, 10] == seen_stages
+    assert hist["arith_acc"] == [1.0] * 7 and hist["steps"] == 7
+
+
+def test_train_logs_replay_the_promotion_rule_on_real_accuracies():
+    tok = make_tokenizer()
+    model = tiny_llama(len(tok), seed=1, hidden=16, layers=1)
+    cur = OffsetCurriculum(threshold=0.05, window=2)
+    cfg = TrainConfig(steps=8, batch_size=2, seq_len=48, warmup=1, tasks=("arith", "keycls"), task_weights=(1.0, 1.0), curriculum=cur)
+    hist = train(model, tok, cfg, progress=False)
+    n, stage, replay = cur.start, [], []
+    for acc in hist["arith_acc"]:
+        replay.append(n)
+        if not np.isnan(acc):
+            stage.append(acc)
+        new = cur.next_offsets(n, stage)
+        if new != n:
+            n, stage = new, []
+    assert replay == hist["n_offsets"]
+    plain = train(tiny_llama(len(tok), seed=1, hidden=16, layers=1), tok, TrainConfig(steps=2, batch_size=2, seq_len=48), progress=False)
+    assert "promotions" not in plain
+
+
+def test_train_script_curriculum_run_records_its_schedule_and_evaluates_arith_only(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    import rizzlib.icl.evaluate as ev
+    from rizzlib.icl.model import load_checkpoint
+
+    # a small evaluation keeps the test fast; the script records whatever settings it used
+    monkeypatch.setattr(ev, "CHECKPOINT_EVAL", {**ev.CHECKPOINT_EVAL, "shots": [0, 1], "episodes": 1, "queries": 4})
+    monkeypatch.setattr(ev, "CHECKPOINT_TEST_EVAL", {**ev.CHECKPOINT_TEST_EVAL, "shots": [1], "episodes": 1, "queries": 4})
+    path = Path(__file__).resolve().parents[1] / "scripts" / "icl_train.py"
+    spec = importlib.util.spec_from_file_location("icl_train_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "arith.safetensors"
+    assert script.main(["--tasks", "arith", "--curriculum", "--steps", "3", "--batch-size", "2", "--seq-len", "32", "--out", str(out)]) == 0
+    _, extra = load_checkpoint(out)
+    assert extra["final"] and extra["steps_done"] == 3 and extra["n_offsets"] == 1 and extra["promotions"] == []
+    assert extra["train"]["curriculum"] == {"start": 1, "grow": 1, "threshold": 0.9, "window": 50}
+    assert extra["evaluation"]["settings"]["tasks"] == ["arith"] == list(extra["evaluation"]["result"])
+    assert extra["test_evaluation"]["settings"]["tasks"] == ["arith"]
+    record = (tmp_path / "arith.md").read_text()
+    assert "Curriculum:" in record and "| arith | model |" in record
+    assert json.loads(json.dumps(extra))  # metadata stays plain JSON
