@@ -9,6 +9,7 @@ every ``policy_every`` critic updates, exploration noise 0.2. Loop: one jitted s
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import flax.linen as nn
 import jax
@@ -90,8 +91,8 @@ def make_td3(cfg: TD3Config, data_obs=None):
     def q2(pc, s, a):
         return jax.vmap(lambda p: critic.apply({"params": p}, jnp.concatenate([s, a], -1))[..., 0])(pc)
 
-    def init(key, task_index=None):
-        task_index = spec.reward_tasks.index(cfg.task) if task_index is None else task_index
+    @jax.jit
+    def init_jit(key, task_index):
         ka, kc, ks, key = jax.random.split(key, 4)
         pa = actor.init(ka, jnp.zeros((1, spec.obs_dim)))["params"]
         pc = jax.vmap(lambda k: critic.init(k, jnp.zeros((1, spec.obs_dim + spec.action_dim)))["params"])(
@@ -99,7 +100,15 @@ def make_td3(cfg: TD3Config, data_obs=None):
         return {"actor": pa, "critic": pc, "t_actor": pa, "t_critic": pc, "opt_a": tx_a.init(pa),
                 "opt_c": tx_c.init(pc), "replay": replay_init(cfg.buffer_size, spec.obs_dim, spec.action_dim, 1),
                 "s": spec.reset(ks, n_env, cfg.init, data_obs), "t": jnp.zeros(n_env, jnp.int32),
-                "it": jnp.int32(0), "n_upd": jnp.int32(0), "key": key, "task": jnp.int32(task_index)}
+                "it": jnp.int32(0), "n_upd": jnp.int32(0), "key": key, "task": task_index}
+
+    def init(key, task_index=None):
+        """The start of a run on reward task ``task_index`` (default ``cfg.task``), built under one jit."""
+        from rizzlib.core.validate import check_int_range
+
+        task_index = spec.reward_tasks.index(cfg.task) if task_index is None else task_index
+        check_int_range("task_index", task_index, 0, len(spec.reward_tasks) - 1)
+        return init_jit(key, jnp.int32(task_index))
 
     def update(st, key):
         kb, kn = jax.random.split(key)
@@ -170,11 +179,18 @@ def train_td3(cfg: TD3Config, data_obs=None, chunk: int = 25, progress: bool = F
 
 def td3_return(policy, actor_params, task: str, starts, horizon: int = 200, env_name: str = "pointmass") -> float:
     """Mean undiscounted return of the deterministic TD3 policy from ``starts (N, state_dim)``."""
+    obs = _rollout_obs(policy, actor_params, jnp.asarray(starts), horizon, env_name)
+    return float(get_env(env_name).reward_fn(task)(obs).sum(0).mean())
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3, 4))
+def _rollout_obs(policy, actor_params, starts, horizon: int, env_name: str):
+    """Observations ``(horizon, N, obs_dim)`` after each step of the deterministic policy (one compile
+    per policy function, horizon and env: every task of a suite shares it)."""
     spec = get_env(env_name)
 
     def body(s, _):
         s2 = spec.step(s, policy(actor_params, spec.observe(s)))
         return s2, spec.observe(s2)
 
-    _, obs = jax.lax.scan(body, jnp.asarray(starts), None, length=horizon)
-    return float(spec.reward_fn(task)(obs).sum(0).mean())
+    return jax.lax.scan(body, starts, None, length=horizon)[1]
