@@ -111,6 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     result = evaluate_shots(model, tok, **settings)
     extra["evaluation"] = {"settings": settings, "result": result, "eval_s": round(time.perf_counter() - t0, 1)}
     extra["test_evaluation"] = {"settings": test_settings, "result": evaluate_shots(model, tok, **test_settings)}
+    extra.pop("stage_evaluation", None)
+    extra.pop("stage_test_evaluation", None)
+    if extra.get("n_offsets", 10) < 10:
+        # the curriculum stopped short of all 10 offsets: also evaluate on the offsets it trained on
+        stage = {"task_kwargs": {"arith": {"n_offsets": extra["n_offsets"]}}, "tasks": ["arith"]}
+        t0 = time.perf_counter()
+        extra["stage_evaluation"] = {"settings": {**settings, **stage}, "result": evaluate_shots(model, tok, **settings | stage)}
+        extra["stage_evaluation"]["eval_s"] = round(time.perf_counter() - t0, 1)
+        extra["stage_test_evaluation"] = {"settings": {**test_settings, **stage}, "result": evaluate_shots(model, tok, **test_settings | stage)}
     extra["model"] = dataclasses.asdict(MODEL)
     save_checkpoint(model, args.out, extra=extra)
     write_readme(args.out, extra)
@@ -123,9 +132,23 @@ def readme_path(path: Path) -> Path:
     return path.parent / ("README.md" if path.name == CHECKPOINT.name else f"{path.stem}.md")
 
 
-def write_readme(path: Path, extra: dict) -> None:
-    ev = extra["evaluation"]
+def eval_table(ev: dict, what: str) -> list[str]:
+    """Markdown lines: how ``ev`` (an evaluation record) was run, then its accuracy table."""
     shots = ev["settings"]["shots"]
+    lines = [
+        f"{what} ({ev['settings']['episodes']} fresh episodes per task, {ev['settings']['queries']} queries each, "
+        f"random fixed demos, greedy decoding, exact match; seed {ev['settings']['seed']}; {ev['eval_s']:.0f} s):",
+        "",
+        "| task | learner | " + " | ".join(f"{k} shots" for k in shots) + " |",
+        "|---|---|" + "---|" * len(shots),
+    ]
+    for task, by_learner in ev["result"].items():
+        for learner, accs in by_learner.items():
+            lines.append(f"| {task} | {learner} | " + " | ".join(f"{a:.3f}" for a in accs) + " |")
+    return lines + [""]
+
+
+def write_readme(path: Path, extra: dict) -> None:
     lines = [
         f"# Chapter 5 checkpoint `{path.name}`: a small Llama meta-trained to learn in context",
         "",
@@ -149,20 +172,13 @@ def write_readme(path: Path, extra: dict) -> None:
             f"Training accuracy of the answer digit after the first demo, every 50 steps: {extra['arith_acc_every_50']}.",
             "",
         ]
-    lines += [
-        f"Evaluation ({ev['settings']['episodes']} fresh episodes per task, {ev['settings']['queries']} queries each, "
-        f"random fixed demos, greedy decoding, exact match; seed {ev['settings']['seed']}; {ev['eval_s']:.0f} s):",
-        "",
-        "| task | learner | " + " | ".join(f"{k} shots" for k in shots) + " |",
-        "|---|---|" + "---|" * len(shots),
-    ]
-    for task, by_learner in ev["result"].items():
-        for learner, accs in by_learner.items():
-            lines.append(f"| {task} | {learner} | " + " | ".join(f"{a:.3f}" for a in accs) + " |")
+    lines += eval_table(extra["evaluation"], "Evaluation")
+    if "stage_evaluation" in extra:
+        n = extra["n_offsets"]
+        lines += eval_table(extra["stage_evaluation"], f"Evaluation on the offsets the curriculum reached (c in 0..{n - 1}; "
+                            f"ignoring the context and adding without an offset scores 1/{n})")
     if path.name == CHECKPOINT.name:
         lines += ["Other checkpoints here have their record in `<name>.md` beside them.", ""]
-    else:
-        lines.append("")
     readme_path(path).write_text("\n".join(lines))
 
 

@@ -139,3 +139,22 @@ def test_plateau_exit_and_long_probe_verdict_follow_the_curve():
     assert "900 steps (28 min" in stuck and "did not leave the plateau" in stuck and "lowest 2.305" in stuck
     left = long_probe_verdict("a+b+c", [0, 500, 900], [4.2, 2.0, 1.2], 600.0, u)
     assert "left the plateau at step 500" in left and "ended at 1.200" in left
+
+
+def test_evaluate_shots_takes_task_settings_and_rejects_unknown_tasks():
+    from rizzlib.icl.evaluate import evaluate_shots
+    from rizzlib.icl.tasks import make_tokenizer
+    from rizzlib.icl.toy import tiny_llama
+
+    tok = make_tokenizer()
+    model = tiny_llama(len(tok), seed=0, hidden=16, layers=1)
+    kw = {"tasks": ["arith"], "shots": [0, 1], "episodes": 6, "queries": 4, "seed": 3}
+    # with c = 0 in every episode the ideal learner's default offset (0) is right with no demos
+    fixed = evaluate_shots(model, tok, task_kwargs={"arith": {"n_offsets": 1}}, **kw)
+    assert fixed["arith"]["ideal"] == [1.0, 1.0]
+    full = evaluate_shots(model, tok, **kw)
+    assert full["arith"]["ideal"][1] == 1.0 and full["arith"]["ideal"][0] < 1.0
+    with pytest.raises(ValueError, match="task_kwargs names 'cipher'"):
+        evaluate_shots(model, tok, task_kwargs={"cipher": {}}, **kw)
+    with pytest.raises(ValueError, match="n_offsets"):
+        evaluate_shots(model, tok, task_kwargs={"arith": {"n_offsets": 11}}, **kw)

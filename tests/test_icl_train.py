@@ -148,6 +148,10 @@ def test_train_script_curriculum_run_records_its_schedule_and_evaluates_arith_on
     assert extra["train"]["curriculum"] == {"start": 1, "grow": 1, "threshold": 0.9, "window": 50}
     assert extra["evaluation"]["settings"]["tasks"] == ["arith"] == list(extra["evaluation"]["result"])
     assert extra["test_evaluation"]["settings"]["tasks"] == ["arith"]
+    # it stopped at 1 offset, so it is also evaluated on c = 0 alone (where the ideal learner needs no demo)
+    stage = extra["stage_evaluation"]
+    assert stage["settings"]["task_kwargs"] == {"arith": {"n_offsets": 1}} == extra["stage_test_evaluation"]["settings"]["task_kwargs"]
+    assert stage["result"]["arith"]["ideal"] == [1.0, 1.0]
     record = (tmp_path / "arith.md").read_text()
-    assert "Curriculum:" in record and "| arith | model |" in record
+    assert "Curriculum:" in record and "| arith | model |" in record and "c in 0..0" in record
     assert json.loads(json.dumps(extra))  # metadata stays plain JSON

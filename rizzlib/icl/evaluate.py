@@ -88,11 +88,14 @@ def evaluate_shots(
     queries: int = 16,
     seed: int = 0,
     return_runs: bool = False,
+    task_kwargs: dict[str, dict] | None = None,
 ):
     """Exact-match accuracy against the number of (random, fixed) shots, model and ideal learner.
 
     Each episode draws a fresh rule, a pool and ``queries`` queries; the demos for k shots are the
-    first k of one random order of the pool (so the sets are nested across k).
+    first k of one random order of the pool (so the sets are nested across k). ``task_kwargs`` maps
+    a task name to settings of its task class (e.g. ``{"arith": {"n_offsets": 3}}``); tasks not
+    named keep their defaults.
 
     Returns:
         ``{task: {"model": [acc per k], "ideal": [acc per k]}}``; with ``return_runs`` also
@@ -102,10 +105,16 @@ def evaluate_shots(
     check_int_range("queries", queries, 1, None)
     for k in shots:
         check_int_range("shots[i]", k, 0, None)
+    task_kwargs = dict(task_kwargs or {})
+    for name in task_kwargs:
+        if name not in tasks:
+            raise ValueError(f"task_kwargs names {name!r}, which is not among tasks {list(tasks)}")
     out: dict[str, dict[str, list[float]]] = {}
     runs: dict[str, dict[str, np.ndarray]] = {}
     for t, name in enumerate(tasks):
         task = get_task(name)
+        if name in task_kwargs:
+            task = type(task)(**task_kwargs[name])
         tmpl = synthetic_template(name)
         rng = np.random.default_rng([seed, t])
         hits = {"model": np.zeros((episodes, len(shots))), "ideal": np.zeros((episodes, len(shots)))}
