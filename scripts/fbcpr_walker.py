@@ -5,9 +5,14 @@ walker's reward tasks: stand, walk, run, walk-backward, flip), trained with this
 the same jitted loop, then rolled out with action noise for diversity; only the observations are
 kept (``obs (M, T+1, 17)``, ``kinds (M,)``, the experts' returns), the actions are dropped.
 
+Each expert's deterministic return from the evaluation starts (16 standing starts, ``key(123)``,
+one episode) is kept as its task's top-line.
+
 ``train``: FB-CPR and plain FB (same budget) on that dataset, 80 % of the motions for training
-and 20 % held out for tracking; evaluates every reward task (z from the replay's next
-observations) and tracking EMD on the pose part of the observation (pitch and joint angles).
+and 20 % held out for tracking and goals; evaluates every reward task (z from the replay's next
+observations), normalised by the TD3 expert of the task as the paper normalises by TD3; the goal
+suite (12 held-out poses with zero velocity, z = B(g), HumEnv's success and proximity on the pose);
+and tracking EMD on the pose part of the observation (pitch and joint angles).
 
     python scripts/fbcpr_walker.py data --out data/fbcpr_walker.npz            # ~25 min on one GPU
     python scripts/fbcpr_walker.py train --data data/fbcpr_walker.npz --json benchmarks/results/fbcpr_walker.json
@@ -33,12 +38,22 @@ from rizzlib.fbcpr import evaluate, infer, tasks, td3, walker
 from rizzlib.fbcpr.presets import preset
 from rizzlib.fbcpr.train import train
 
-POSE = slice(1, 8)  # pitch and the six joint angles: the "pose" part of a walker observation
+POSE = walker.POSE  # pitch and the six joint angles: the "pose" part of a walker observation
+N_STARTS, STARTS_KEY = 16, 123  # the evaluation's start states: walker.reset(key(STARTS_KEY), N_STARTS, "fixed")
+N_GOALS = 12
+
+
+def eval_starts(n_starts: int = N_STARTS):
+    """The standing start states every walker evaluation (experts, FB-CPR, FB) begins from."""
+    return walker.reset(jax.random.key(STARTS_KEY), n_starts, "fixed")
 
 
 def make_data(n_motions: int, motion_len: int, expert_updates: int, episode_len: int, seed: int = 0,
               action_noise: float = 0.3, n_envs: int = 64, progress: bool = False) -> dict:
-    """Train one TD3 expert per walker task and roll each out; returns ``{"obs", "kinds", "returns"}``."""
+    """Train one TD3 expert per walker task and roll each out; returns ``{"obs", "kinds", "returns"}``
+    with ``returns[task] = {"return": deterministic return from eval_starts() over episode_len
+    steps (the task's top-line), "return_with_noise": mean return of its noisy dataset rollouts,
+    "seconds"}``."""
     styles = walker.REWARD_TASKS
     per = [n_motions // len(styles) + (i < n_motions % len(styles)) for i in range(len(styles))]
     obs, kinds, returns = [], [], {}
@@ -50,12 +65,15 @@ def make_data(n_motions: int, motion_len: int, expert_updates: int, episode_len:
         t0 = time.perf_counter()
         fns = fns or td3.make_td3(dataclasses.replace(cfg, task=styles[0]))
         pa, policy, _ = td3.train_td3(cfg, fns=fns, progress=progress)
+        top = td3.td3_return(policy, pa, task, eval_starts(), episode_len, env_name="walker")
+        returns[task] = {"return": top, "seconds": time.perf_counter() - t0}
         if n == 0:
             continue
         o, _ = walker.collect(jax.random.key(1000 + i), lambda x, pa=pa, pol=policy: pol(pa, x), n, motion_len, action_noise)
         ret = float(walker.reward_fn(task)(o[:, 1:]).sum(1).mean())
-        returns[task] = {"return_with_noise": ret, "seconds": time.perf_counter() - t0}
-        print(f"[{time.strftime('%H:%M:%S')}] expert {task}: return {ret:.1f} over {motion_len} steps", flush=True)
+        returns[task]["return_with_noise"] = ret
+        print(f"[{time.strftime('%H:%M:%S')}] expert {task}: return {top:.1f} over {episode_len} steps "
+              f"({ret:.1f} with noise over {motion_len})", flush=True)
         obs.append(np.asarray(o, np.float32))
         kinds.append(np.full(n, i, np.int32))
     return {"obs": np.concatenate(obs), "kinds": np.concatenate(kinds), "returns": returns}
@@ -68,23 +86,40 @@ def split(obs: np.ndarray, test_fraction: float, seed: int = 0) -> tuple[np.ndar
     return obs[np.sort(perm[n_test:])], obs[np.sort(perm[:n_test])]
 
 
-def evaluate_walker(trainer, ts, test_obs: np.ndarray, n_infer: int = 50_000, n_starts: int = 16) -> dict:
-    """Reward returns of every walker task (z from replay next observations) and tracking EMD / error
-    on the pose part of held-out motions."""
+def normalise(returns: dict, top: dict) -> dict:
+    """``{"per_task": {task: ours / top}, "mean": mean of them}`` over the tasks whose top-line
+    ``top[task]`` is positive (a top-line of 0 normalises nothing); ``mean`` is NaN if none is."""
+    per = {t: returns[t] / top[t] for t in returns if t in top and top[t] > 0}
+    return {"per_task": per, "mean": float(np.mean(list(per.values()))) if per else float("nan")}
+
+
+def evaluate_walker(trainer, ts, test_obs: np.ndarray, n_infer: int = 50_000, n_starts: int = N_STARTS,
+                    expert_returns: dict | None = None, n_goals: int = N_GOALS) -> dict:
+    """Reward returns of every walker task (z from replay next observations), normalised by
+    ``expert_returns {task: TD3 return}`` when given; the goal suite on ``n_goals`` poses of the
+    held-out motions; tracking EMD / error on the pose part of held-out motions."""
     ag, cfg = trainer.agent, trainer.cfg
     size = int(ts.replay.size)
     idx = np.random.default_rng(0).choice(size, min(n_infer, size), replace=False)
     infer_states = np.asarray(ts.replay.data.next_obs)[idx]
-    starts = walker.reset(jax.random.key(123), n_starts, "fixed")
+    starts = eval_starts(n_starts)
     rew = evaluate.evaluate_rewards(ag, ts.agent.params, infer_states, starts, horizon=cfg.episode_len)
+    returns = {k: v["return"] for k, v in rew.items()}
+    goals = walker.goal_poses(test_obs, min(n_goals, test_obs.shape[0] * (test_obs.shape[1] - 1)), seed=cfg.seed)
+    gl = evaluate.evaluate_goals(ag, ts.agent.params, starts, cfg.episode_len, goals=goals, metric=walker.goal_metrics)
     obs = jnp.asarray(test_obs)
     b = jax.vmap(lambda o: ag.backward(ts.agent.params, o))(obs[:, 1:])
     zs = jax.vmap(lambda bb: infer.tracking_zs(bb, cfg.seq_len))(b)
     states, _ = evaluate.rollout(ag, ts.agent.params, walker.state_from_obs(obs[:, 0]), jnp.swapaxes(zs, 0, 1))
     states, target = np.asarray(states[:, 1:, POSE]), np.asarray(obs[:, 1:, POSE])
     emd = [tasks.emd(p, q) for p, q in zip(states, target)]
-    return {"reward_returns": {k: v["return"] for k, v in rew.items()}, "tracking_emd": float(np.mean(emd)),
-            "tracking_error": float(np.linalg.norm(states - target, axis=-1).mean())}
+    out = {"reward_returns": returns, "goal_success": gl["success"], "goal_proximity": gl["proximity"],
+           "goal_final_dist": gl["final_dist"], "tracking_emd": float(np.mean(emd)),
+           "tracking_error": float(np.linalg.norm(states - target, axis=-1).mean())}
+    if expert_returns is not None:
+        norm = normalise(returns, expert_returns)
+        out |= {"normalised_returns": norm["per_task"], "normalised_return": norm["mean"]}
+    return out
 
 
 def main() -> None:
@@ -110,20 +145,23 @@ def main() -> None:
     data = np.load(args.data)
     if args.n_updates:
         cfg = dataclasses.replace(cfg, n_updates=args.n_updates)
-    run_train(dataclasses.replace(cfg, seed=args.seed), data["obs"], args.json, args.progress)
+    experts = {t: r["return"] for t, r in json.loads(str(data["returns"])).items() if "return" in r}
+    run_train(dataclasses.replace(cfg, seed=args.seed), data["obs"], args.json, args.progress, expert_returns=experts)
 
 
-def run_train(cfg, obs: np.ndarray, json_path=None, progress: bool = False, n_infer: int = 50_000) -> dict:
+def run_train(cfg, obs: np.ndarray, json_path=None, progress: bool = False, n_infer: int = 50_000,
+              expert_returns: dict | None = None) -> dict:
     """FB-CPR and plain FB (``cfg.as_fb()``, same budget) on the walker motions ``obs (M, T+1, 17)``:
-    ``cfg.test_fraction`` of them held out for tracking; each run is evaluated by :func:`evaluate_walker`.
-    Returns ``{algo: {"seconds", "n_updates", "eval", "final_losses"}}``, also written to ``json_path``
-    after each run."""
+    ``cfg.test_fraction`` of them held out for tracking and goals; each run is evaluated by
+    :func:`evaluate_walker` (returns normalised by ``expert_returns`` when given). Returns
+    ``{"experts": expert_returns, algo: {"seconds", "n_updates", "eval", "final_losses"}}``, also
+    written to ``json_path`` after each run."""
     train_obs, test_obs = split(obs, cfg.test_fraction, cfg.seed)
-    results = {}
+    results = {"experts": expert_returns} if expert_returns is not None else {}
     for algo in ("fbcpr", "fb"):
         c = cfg.as_fb() if algo == "fb" else dataclasses.replace(cfg, algo="fbcpr")
         tr, ts, hist, seconds = train(c, train_obs, progress=progress)
-        ev = evaluate_walker(tr, ts, test_obs, n_infer=n_infer)
+        ev = evaluate_walker(tr, ts, test_obs, n_infer=n_infer, expert_returns=expert_returns)
         results[algo] = {"seconds": seconds, "n_updates": c.n_updates, "eval": ev,
                          "final_losses": {k: float(np.nanmean(v[-20:])) for k, v in hist.items()}}
         print(f"[{time.strftime('%H:%M:%S')}] {algo}: {seconds:.0f} s, {ev}", flush=True)

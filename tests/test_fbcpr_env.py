@@ -183,6 +183,26 @@ def test_goal_suite():
     assert tasks.goal_metrics(path, np.array([0.5, 0.5]))["success"] == 0.0
 
 
+def test_goal_metrics_on_chosen_dims_with_bound_and_margin():
+    """HumEnv's metrics on any dims: d = (3, 1, 2, 0.5) on dims 1..2, bound 1, margin 2 gives
+    proximity (0 + 1 + 0.5 + 1) / 4, success (d < 1 at t = 3) and final distance 0.5."""
+    t = np.array([3.0, 1.0, 2.0, 0.5])
+    obs = np.zeros((4, 5))
+    obs[:, 1], obs[:, 4] = 0.6 * t, 9.0  # dim 4 differs from the goal but is not measured
+    obs[:, 2] = 0.8 * t
+    m = tasks.goal_metrics(obs, np.zeros(5), dims=slice(1, 3), bound=1.0, margin=2.0)
+    assert m == pytest.approx({"success": 1.0, "proximity": 2.5 / 4, "final_dist": 0.5})
+    assert tasks.goal_metrics(obs[:3], np.zeros(5), dims=slice(1, 3), bound=1.0, margin=2.0)["success"] == 0.0
+    with pytest.raises(ValueError, match="bound"):
+        tasks.goal_metrics(obs, np.zeros(5), bound=0.0)
+    with pytest.raises(ValueError, match="margin"):
+        tasks.goal_metrics(obs, np.zeros(5), margin=-1.0)
+    with pytest.raises(ValueError, match="goal"):
+        tasks.goal_metrics(obs, np.zeros(2))
+    with pytest.raises(ValueError, match="non-empty"):
+        tasks.goal_metrics(np.zeros((0, 5)), np.zeros(5))
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 6])
 def test_emd_equals_brute_force_assignment(n):
     rng = np.random.default_rng(n)

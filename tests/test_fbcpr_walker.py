@@ -81,6 +81,53 @@ def test_reset_regimes():
         walker.reset(jax.random.key(0), 2, "mocap")
 
 
+def test_goal_poses_are_held_out_frames_at_rest():
+    rng = np.random.default_rng(0)
+    motions = rng.normal(size=(3, 6, 17)).astype(np.float32)
+    g = walker.goal_poses(motions, 7, seed=1)
+    assert g.shape == (7, 17) and np.all(g[:, 8:] == 0)  # qvel zeroed
+    frames = motions[:, 1:].reshape(-1, 17)  # never frame 0, each frame at most once
+    idx = [int(np.flatnonzero(np.all(frames[:, :8] == row[:8], axis=1))[0]) for row in g]
+    assert len(set(idx)) == 7
+    np.testing.assert_array_equal(walker.goal_poses(motions, 7, seed=1), g)
+    assert not np.array_equal(walker.goal_poses(motions, 7, seed=2), g)
+    with pytest.raises(ValueError, match="n must"):
+        walker.goal_poses(motions, 16)  # only 15 frames
+    with pytest.raises(ValueError, match="motions must"):
+        walker.goal_poses(motions[..., :4], 2)
+
+
+def test_walker_goal_metrics_use_the_pose_only():
+    """Distance over pitch and the six joint angles: height and velocities are ignored; success
+    below 0.5 rad, proximity falling to 0 at 1.0 rad."""
+    goal = np.zeros(17, np.float32)
+    obs = np.zeros((3, 17), np.float32)
+    obs[:, 0], obs[:, 8:] = 5.0, 3.0  # height and velocities far off: not measured
+    obs[:, 2] = [1.2, 0.75, 0.3]  # right hip angle: pose distance 1.2, 0.75, 0.3
+    m = walker.goal_metrics(obs, goal)
+    assert m == pytest.approx({"success": 1.0, "proximity": (0.0 + 0.5 + 1.0) / 3, "final_dist": 0.3})
+    assert walker.goal_metrics(obs[:2], goal)["success"] == 0.0
+
+
+def _script():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "fbcpr_walker.py"
+    spec = importlib.util.spec_from_file_location("fbcpr_walker_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_expert_normalisation():
+    norm = _script().normalise({"stand": 50.0, "walk": 10.0, "flip": 3.0, "run": 1.0}, {"stand": 100.0, "walk": 40.0,
+                                                                                         "flip": 0.0})
+    assert norm["per_task"] == {"stand": 0.5, "walk": 0.25}  # flip's top-line is 0, run has none
+    assert norm["mean"] == pytest.approx(0.375)
+    assert np.isnan(_script().normalise({"stand": 1.0}, {})["mean"])
+
+
 @pytest.mark.slow
 def test_mjx_step_matches_mujoco_c():
     """Ten control steps (100 physics steps) of MJX against mujoco.mj_step, random torques."""
@@ -124,29 +171,30 @@ def test_gpu_preset_builds_and_takes_one_update_on_cpu():
 @pytest.mark.slow
 def test_walker_script_both_stages_tiny_on_cpu(tmp_path):
     """scripts/fbcpr_walker.py end to end with tiny budgets and networks (~12 min on a loaded 2-core
-    machine: the MJX step compiles in both loops): TD3 experts give an
-    observation-only dataset with every style, then FB-CPR and FB train on it and are evaluated on
-    every walker reward task and on tracking held-out motions (the results JSON is written)."""
-    import importlib.util
+    machine: the MJX step compiles in both loops): TD3 experts give an observation-only dataset
+    with every style and their top-line returns, then FB-CPR and FB train on it and are evaluated on
+    every walker reward task (normalised by the experts), the goal suite and tracking of held-out
+    motions (the results JSON is written)."""
     import json
-    import pathlib
 
-    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "fbcpr_walker.py"
-    spec = importlib.util.spec_from_file_location("fbcpr_walker_script", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _script()
     data = script.make_data(n_motions=5, motion_len=12, expert_updates=4, episode_len=10, n_envs=4)
     assert data["obs"].shape == (5, 13, walker.OBS_DIM) and sorted(data["kinds"].tolist()) == [0, 1, 2, 3, 4]
     assert set(data["returns"]) == set(walker.REWARD_TASKS) and np.all(np.isfinite(data["obs"]))
+    experts = {t: r["return"] for t, r in data["returns"].items()}
+    assert all(0 <= v <= 10 for v in experts.values())  # rewards in [0, 1] over 10 steps
     cfg = dataclasses.replace(presets.preset("gpu"), width=16, trunk=1, b_width=16, b_layers=1, disc_width=16,
                               disc_layers=2, z_dim=8, batch=16, n_envs=4, env_steps_per_iter=2, updates_per_iter=2,
                               n_updates=4, random_iters=1, buffer_size=256, episode_len=10, zbuffer_size=64)
     out = tmp_path / "walker.json"
-    res = script.run_train(cfg, data["obs"], out, n_infer=64)
-    assert set(res) == {"fbcpr", "fb"} and json.loads(out.read_text()).keys() == res.keys()
-    for r in res.values():
+    res = script.run_train(cfg, data["obs"], out, n_infer=64, expert_returns=experts)
+    assert set(res) == {"experts", "fbcpr", "fb"} and json.loads(out.read_text()).keys() == res.keys()
+    for algo in ("fbcpr", "fb"):
+        r = res[algo]
         ev = r["eval"]
         assert set(ev["reward_returns"]) == set(walker.REWARD_TASKS)
         assert all(np.isfinite(v) for v in ev["reward_returns"].values())
+        assert ev["normalised_returns"] == script.normalise(ev["reward_returns"], experts)["per_task"]
+        assert 0 <= ev["goal_success"] <= 1 and 0 <= ev["goal_proximity"] <= 1 and ev["goal_final_dist"] >= 0
         assert ev["tracking_emd"] >= 0 and np.isfinite(ev["tracking_error"]) and r["n_updates"] == 4
     assert "disc_loss" in res["fbcpr"]["final_losses"] and "disc_loss" not in res["fb"]["final_losses"]

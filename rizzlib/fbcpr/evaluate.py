@@ -70,17 +70,24 @@ def evaluate_rewards(agent, params, inference_states, starts, task_names=None, h
     return out
 
 
-def evaluate_goals(agent, params, starts, horizon: int = 200) -> dict:
-    """Goal suite: z = proj(B(g)) for the 12 goals; success / proximity / final distance averaged over
-    ``starts (N, 4)``, per goal and overall. Returns ``{"per_goal": (12, 3) array, metric: mean}``."""
+def evaluate_goals(agent, params, starts, horizon: int = 200, goals=None, metric=None) -> dict:
+    """Goal suite: z = proj(B(g)) for each goal observation ``goals (G, obs_dim)`` (default: the point
+    mass's 12, :func:`tasks.goal_states`); ``metric(observations (T, obs_dim), goal) -> {"success",
+    "proximity", "final_dist"}`` (default :func:`tasks.goal_metrics`) averaged over ``starts
+    (N, state_dim)``, per goal and overall. Returns ``{"per_goal": (G, 3) array, metric: mean,
+    "example_states": (G, T + 1, obs_dim)}``."""
+    spec = get_env(agent.cfg.env)
     starts = jnp.asarray(starts)
-    g = jnp.asarray(tasks.goal_states())
-    zg = infer.goal_to_z(agent.backward(params, g))
+    g = np.asarray(tasks.goal_states() if goals is None else goals, np.float32)
+    if g.ndim != 2 or g.shape[0] == 0 or g.shape[1] != spec.obs_dim:
+        raise ValueError(f"goals must be a non-empty (G, {spec.obs_dim}) array of goal observations; got shape {g.shape}")
+    metric = tasks.goal_metrics if metric is None else metric
+    zg = infer.goal_to_z(agent.backward(params, jnp.asarray(g)))
     rows, trajs = [], []
     for i in range(g.shape[0]):
         zs = jnp.broadcast_to(zg[i], (horizon, starts.shape[0], zg.shape[-1]))
         states, _ = rollout(agent, params, starts, zs)
-        ms = [tasks.goal_metrics(p, g[i]) for p in np.asarray(states[:, 1:])]
+        ms = [metric(p, g[i]) for p in np.asarray(states[:, 1:])]
         rows.append([np.mean([m[k] for m in ms]) for k in ("success", "proximity", "final_dist")])
         trajs.append(np.asarray(states[0]))
     per = np.array(rows)

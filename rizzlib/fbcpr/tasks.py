@@ -105,11 +105,24 @@ def emd(x, y) -> float:
     return float(cost[rows, cols].mean())
 
 
-def goal_metrics(positions, goal) -> dict[str, float]:
-    """Success / proximity / final distance of one episode's ``positions (T, 2)`` to ``goal (2,)``."""
-    d = np.linalg.norm(np.asarray(positions)[:, :2] - np.asarray(goal)[:2], axis=-1)
-    prox = np.clip(1.0 - (d - GOAL_SUCCESS) / GOAL_MARGIN, 0.0, 1.0)
-    return {"success": float((d < GOAL_SUCCESS).any()), "proximity": float(prox.mean()), "final_dist": float(d[-1])}
+def goal_metrics(positions, goal, dims=slice(0, 2), bound: float = GOAL_SUCCESS,
+                 margin: float = GOAL_MARGIN) -> dict[str, float]:
+    """Success / proximity / final distance of one episode to a goal, HumEnv's metrics on the
+    ``dims`` of ``positions (T, k)`` and ``goal (k,)`` (default: the point mass's x, y).
+
+    With d_t the Euclidean distance on those dims: success = d_t < ``bound`` at least once;
+    proximity = mean over t of 1 where d_t <= ``bound``, falling linearly to 0 at ``bound + margin``;
+    final distance = d_T."""
+    from rizzlib.core.validate import check_range
+
+    check_range("bound", bound, 0.0, low_inclusive=False)
+    check_range("margin", margin, 0.0, low_inclusive=False)
+    p, g = np.asarray(positions), np.asarray(goal)
+    if p.ndim != 2 or p.shape[0] == 0 or g.shape != p.shape[1:]:
+        raise ValueError(f"positions must be a non-empty (T, k) array and goal (k,); got {p.shape} and {g.shape}")
+    d = np.linalg.norm(p[:, dims] - g[dims], axis=-1)
+    prox = np.clip(1.0 - (d - bound) / margin, 0.0, 1.0)
+    return {"success": float((d < bound).any()), "proximity": float(prox.mean()), "final_dist": float(d[-1])}
 
 
 def tracking_metrics(positions, target) -> dict[str, float]:

@@ -36,6 +36,9 @@ TORSO_HEIGHT = 1.3  # height of the torso's centre when standing (rootz = 0)
 # observation indices
 I_ROOTZ, I_ROOTY, I_VZ, I_VX, I_WY = 0, 1, 8, 9, 10
 REWARD_TASKS = ("stand", "walk", "run", "walk-backward", "flip")
+POSE = slice(1, 8)  # pitch and the six joint angles (radians): the "pose" part of an observation
+GOAL_BOUND = 0.5  # goal success: pose distance (radians, L2 over POSE) below this at least once
+GOAL_MARGIN = 0.5  # goal proximity falls linearly from 1 at GOAL_BOUND to 0 at GOAL_BOUND + GOAL_MARGIN
 
 XML = """
 <mujoco model="rizzlib_planar_walker">
@@ -233,3 +236,31 @@ def collect(key, act, n: int, horizon: int, action_noise: float, init: str = "fi
     _, (obs, actions) = jax.lax.scan(body, s0, jax.random.split(kr, horizon))
     obs = jnp.concatenate([observe(s0)[None], obs], axis=0)
     return jnp.swapaxes(obs, 0, 1), jnp.swapaxes(actions, 0, 1)
+
+
+# ------------------------------------------------------------------------------------- goals
+
+
+def goal_poses(motions, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` goal observations ``(n, 17)`` drawn without replacement from the frames ``1..T`` of
+    ``motions (M, T+1, 17)`` (held-out ones, for a fair suite), velocities set to zero (as HumEnv's
+    goal poses)."""
+    from rizzlib.core.validate import check_int_range
+
+    obs = np.asarray(motions, np.float32)
+    if obs.ndim != 3 or obs.shape[0] == 0 or obs.shape[1] < 2 or obs.shape[2] != OBS_DIM:
+        raise ValueError(f"motions must be a non-empty (M, T+1, {OBS_DIM}) array with T >= 1; got {obs.shape}")
+    frames = obs[:, 1:].reshape(-1, OBS_DIM)
+    check_int_range("n", n, 1, frames.shape[0])
+    g = frames[np.sort(np.random.default_rng(seed).choice(frames.shape[0], n, replace=False))].copy()
+    g[:, NQ - 1:] = 0.0
+    return g
+
+
+def goal_metrics(observations, goal) -> dict[str, float]:
+    """HumEnv's goal metrics on the walker's pose (:data:`POSE`): success (distance below
+    :data:`GOAL_BOUND` at least once), proximity (margin :data:`GOAL_MARGIN`) and final distance, for
+    one episode ``observations (T, 17)`` and a goal observation ``(17,)``."""
+    from rizzlib.fbcpr import tasks
+
+    return tasks.goal_metrics(observations, goal, dims=POSE, bound=GOAL_BOUND, margin=GOAL_MARGIN)
