@@ -259,6 +259,77 @@ curriculum from c = 0, or a + c first) or spend far more steps. We did not retra
 model, because the other experiments depend on it. A real instruct model at the `gpu` scale
 already knows how to add.
 
+### A curriculum from c = 0
+
+The first fix gives the partial credit the rule lacks. `scripts/icl_train.py --tasks arith
+--curriculum` trains a fresh model of the shipped size on arith alone
+(`rizzlib.icl.train.OffsetCurriculum`). It starts with c = 0 in every episode, which is plain
+addition and can be stored in the weights. Each time the answer digits after each sequence's first
+demonstration are right 90 % of the time over 50 steps, one more offset joins the range c in
+0..n - 1. Once c can be 0 or 1, guessing "no offset" is right only half of the time, so reading
+c off the demonstrations now pays. That is the credit the full task never gave. The run is shipped
+as `icl_llama_arith.safetensors` with its record beside it, and a test reproduces its evaluation.
+""")
+
+code(r"""
+from rizzlib.icl.model import ARITH_CHECKPOINT
+
+if ARITH_CHECKPOINT.is_file():
+    ARITH_MODEL, ARITH_META = load_checkpoint(ARITH_CHECKPOINT)
+    acc50 = ARITH_META["arith_acc_every_50"]
+    stages = [1] * len(acc50)
+    for step, n in ARITH_META["promotions"]:
+        for i in range(step // 50, len(stages)):
+            stages[i] = n
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.3))
+    x50 = [50 * (i + 1) for i in range(len(acc50))]
+    ax1.plot(x50, acc50, color="C0", label="answer digits after the first demo (training batches)")
+    ax1.axhline(ARITH_META["train"]["curriculum"]["threshold"], color="C0", ls=":", lw=1, label="threshold that widens the range")
+    ax1.set_xlabel("training step")
+    ax1.set_ylabel("training accuracy")
+    ax1.set_ylim(0, 1.02)
+    ax1b = ax1.twinx()
+    ax1b.step(x50, stages, where="post", color="C3", label="offsets in the range")
+    ax1b.set_ylabel("offsets n (c in 0..n-1)", color="C3")
+    ax1b.set_ylim(0, 10.5)
+    ax1.legend(fontsize=7, loc="lower right")
+    ax1.grid(alpha=0.3)
+    n_final = ARITH_META["n_offsets"]
+    full, full_runs = ev.evaluate_shots(ARITH_MODEL, TOK, tasks=["arith"], shots=SHOT_CURVE, episodes=n_episodes, queries=16, seed=5, return_runs=True)
+    curves = {"curriculum model, 10 offsets": full_runs["arith"]["model"].T, "ideal learner": full_runs["arith"]["ideal"].T}
+    stage = None
+    if n_final < 10:
+        stage_res, stage_runs = ev.evaluate_shots(ARITH_MODEL, TOK, tasks=["arith"], shots=SHOT_CURVE, episodes=n_episodes, queries=16, seed=5,
+                                                  return_runs=True, task_kwargs={"arith": {"n_offsets": n_final}})
+        curves[f"curriculum model, its {n_final} offsets"] = stage_runs["arith"]["model"].T
+        stage = stage_res["arith"]["model"]
+        ax2.axhline(1 / n_final, color="C2", ls=":", lw=1)
+    report.plot_curves(ax2, [max(k, 0.5) for k in SHOT_CURVE], curves, "shots", "exact match", title="arith after the curriculum")
+    ax2.axhline(chance_accuracy("arith"), color="gray", ls=":", lw=1)
+    plt.tight_layout()
+    plt.show()
+    glue("curriculum_verdict", report.curriculum_verdict(
+        ARITH_META["steps_done"], ARITH_META["wall_s"], ARITH_META["promotions"], n_final, SHOT_CURVE, full["arith"]["model"], stage))
+    glue("curriculum_command", ARITH_META["command"])
+    best_full = max(a for a, k in zip(full["arith"]["model"], SHOT_CURVE) if k > 0)
+    short = f"{n_final} of 10 offsets reached; best {best_full:.2f} on the full task"
+    if stage is not None:
+        short += f", {max(a for a, k in zip(stage, SHOT_CURVE) if k > 0):.2f} on its {n_final} offsets (1/{n_final} = {1 / n_final:.2f})"
+    glue("curriculum_short", short)
+else:
+    glue("curriculum_verdict", "The curriculum checkpoint has not been made yet (scripts/icl_train.py --tasks arith --curriculum).")
+    glue("curriculum_command", "n/a")
+    glue("curriculum_short", "not made yet")
+""")
+
+md(r"""
+{glue:}`curriculum_verdict` (Made by `nice -n 19` {glue:}`curriculum_command`, one thread, beside
+the other jobs of this machine; the evaluation above is rerun live with the same settings as the
+many-shot curve, and the dotted green line is what adding without reading the offset scores on
+the offsets the run reached.)
+""")
+
+md(r"""
 ## 3. Selecting demonstrations
 
 All five selectors share one signature, `select(pool, query_emb, k, rng) -> indices`
@@ -954,7 +1025,7 @@ md(r"""
 | noise | flat below ~25 %, then drops (Fig. 7) | {glue:}`noise_keycls_model` |
 | order does not matter at many shots | orders within 0.009 (Table 3) | {glue:}`order_sig` significant, orders within {glue:}`order_spread` at the most shots |
 | very long contexts hurt | drop past ~25 % of the window (Fig. 8) | {glue:}`inflate_cipher` |
-| offset arithmetic (ours, no paper number) | n/a | shipped model at ln 10: {glue:}`arith_loss_shipped` nats |
+| offset arithmetic (ours, no paper number) | n/a | shipped model at ln 10: {glue:}`arith_loss_shipped` nats; with the curriculum: {glue:}`curriculum_short` |
 
 What we followed where the paper is silent (all documented in the spec): Welch's unpaired test;
 curriculum orders a random set; "most similar last" for relevance; PCA to 3 dimensions for hull

@@ -158,3 +158,23 @@ def test_evaluate_shots_takes_task_settings_and_rejects_unknown_tasks():
         evaluate_shots(model, tok, task_kwargs={"cipher": {}}, **kw)
     with pytest.raises(ValueError, match="n_offsets"):
         evaluate_shots(model, tok, task_kwargs={"arith": {"n_offsets": 11}}, **kw)
+
+
+def test_curriculum_verdict_follows_the_record():
+    from rizzlib.icl.report import curriculum_verdict
+
+    shots = [0, 1, 8]
+    learned = curriculum_verdict(3000, 3000.0, [[500, 2], [900, 10]], 10, shots, [0.1, 0.6, 0.9])
+    assert "widened 2 times (first at step 500, last at step 900), ending at 10 of 10" in learned
+    assert "scores 0.90 at 8 shots against 0.10" in learned and "learned offset arithmetic in context" in learned
+    partial = curriculum_verdict(1200, 3000.0, [[500, 2], [900, 3]], 3, shots, [0.1, 0.15, 0.12], [0.33, 0.9, 0.95])
+    assert "stays within 0.1 of chance" in partial and "1/3 = 0.33" in partial and "0.95 at 8 shots" in partial
+    assert "it reads the offset" in partial
+    stuck = curriculum_verdict(1200, 3000.0, [[500, 2]], 2, shots, [0.1, 0.1, 0.1], [0.5, 0.52, 0.55])
+    assert "does not read the offset yet" in stuck
+    never = curriculum_verdict(300, 600.0, [], 1, shots, [0.1, 0.1, 0.1], [0.3, 0.4, 0.5])
+    assert "never mastered c = 0" in never and "On c = 0 alone (plain addition) it scores 0.50 at 8 shots" in never
+    with pytest.raises(ValueError, match="stage"):
+        curriculum_verdict(1, 1.0, [], 1, shots, [0.1, 0.1, 0.1])
+    with pytest.raises(ValueError, match="same length"):
+        curriculum_verdict(1, 1.0, [], 10, shots, [0.1, 0.1])

@@ -17,6 +17,9 @@ from rizzlib.core.validate import check_int_range
 
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "icl_llama.safetensors"
 """The shipped checkpoint made by ``scripts/icl_train.py``."""
+ARITH_CHECKPOINT = CHECKPOINT.parent / "icl_llama_arith.safetensors"
+"""The same small Llama trained on offset arithmetic alone with the offset curriculum
+(``scripts/icl_train.py --tasks arith --curriculum``; its record is ``icl_llama_arith.md`` beside it)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -215,3 +215,56 @@ def long_probe_verdict(name: str, steps: Sequence[int], losses: Sequence[float],
                 f"{margin:g} below ln 10 = {uniform:.3f}: it did not leave the plateau.")
     return (f"{head}; it left the plateau at step {exit_step:,} (loss below {uniform - margin:.2f} nats) and ended at "
             f"{losses[-1]:.3f} nats.")
+
+
+def curriculum_verdict(
+    steps: int,
+    wall_s: float,
+    promotions: Sequence[Sequence[int]],
+    n_offsets: int,
+    shots: Sequence[int],
+    full: Sequence[float],
+    stage: Sequence[float] | None = None,
+    chance: float = 0.1,
+    margin: float = 0.1,
+) -> str:
+    """What the offset curriculum achieved, in sentences generated from its record.
+
+    Args:
+        steps, wall_s: training steps and wall time.
+        promotions: (step, new offset count) pairs; ``n_offsets`` the count it ended with.
+        shots, full: the model's accuracy per shot count on the full task (10 offsets).
+        stage: the same on the offsets it reached (needed when ``n_offsets < 10``).
+    """
+    if len(shots) != len(full) or (stage is not None and len(stage) != len(shots)):
+        raise ValueError("shots, full and stage must have the same length")
+    if n_offsets < 10 and stage is None:
+        raise ValueError("stage (the accuracy on the offsets reached) is needed when n_offsets < 10")
+    head = f"With the curriculum the small Llama trained for {int(steps):,} steps ({wall_s / 60:.0f} min on one shared core)"
+    if not promotions:
+        out = [f"{head} and never mastered c = 0 well enough to widen the offset range."]
+    else:
+        out = [f"{head}; the offset range widened {len(promotions)} times (first at step {int(promotions[0][0]):,}, "
+               f"last at step {int(promotions[-1][0]):,}), ending at {n_offsets} of 10 offsets."]
+    with_demos = [(a, k) for a, k in zip(full, shots) if k > 0]
+    best, best_k = max(with_demos) if with_demos else (float("nan"), 0)
+    zero = full[list(shots).index(0)] if 0 in shots else float("nan")
+    if best >= chance + margin:
+        out.append(f"On the full task it scores {best:.2f} at {best_k} shots against {zero:.2f} with no demonstrations "
+                   f"and chance {chance:.2f}: it learned offset arithmetic in context.")
+    else:
+        out.append(f"On the full task (10 offsets) it stays within {margin:g} of chance ({chance:.2f}): "
+                   f"{best:.2f} at best, at {best_k} shots.")
+    if n_offsets < 10:
+        s_with = [(a, k) for a, k in zip(stage, shots) if k > 0]
+        s_best, s_k = max(s_with) if s_with else (float("nan"), 0)
+        s_zero = stage[list(shots).index(0)] if 0 in shots else float("nan")
+        if n_offsets == 1:
+            out.append(f"On c = 0 alone (plain addition) it scores {s_best:.2f} at {s_k} shots.")
+        else:
+            blind = 1.0 / n_offsets
+            reads = s_best >= blind + margin
+            out.append(f"On the {n_offsets} offsets it reached, where adding without reading the offset scores "
+                       f"1/{n_offsets} = {blind:.2f}, it scores {s_best:.2f} at {s_k} shots (no demonstrations: {s_zero:.2f}): "
+                       + ("it reads the offset from the demonstrations." if reads else "it does not read the offset yet."))
+    return " ".join(out)
