@@ -109,6 +109,8 @@ def test_continuation_logprobs_match_a_hand_computation(model):
         start = len(prefix_ids) + len(q)
         want = sum(logits[start - 1 + j, t] for j, t in enumerate(c))
         assert float(g) == pytest.approx(float(want), abs=1e-4)
+    uncached = continuation_logprobs(model, prefix_ids, qs, cs, cached=False)
+    torch.testing.assert_close(got, uncached, atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="same length"):
         continuation_logprobs(model, prefix_ids, qs, cs[:1])
 
