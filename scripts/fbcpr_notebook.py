@@ -674,9 +674,13 @@ on a MuJoCo task: a planar walker written for this library and stepped with MJX
 (`rizzlib.fbcpr.walker`; MJX rather than `dm-control` because the training loop steps its
 environments inside one `jit`). Its unlabeled dataset is made by `scripts/fbcpr_walker.py data`
 (one TD3 expert per style — stand, walk, run, walk backward, flip — rolled out with action noise,
-observations kept), and `scripts/fbcpr_walker.py train` runs FB-CPR and FB on it. The tests build
-the preset and take one update of the full loop on a CPU, but no GPU was lent to this project, so
-the walker has not been trained and there are no walker numbers yet. Everything above is the
+observations kept; each expert's return is kept as its task's top-line), and
+`scripts/fbcpr_walker.py train` runs FB-CPR and FB on it and evaluates them as above: reward returns
+normalised by the TD3 expert of the task (as the paper normalises by TD3), a goal suite of 12
+held-out poses at rest (success: pitch and joint angles within 0.5 rad of the goal at least once)
+and tracking EMD on held-out motions. The tests run both stages end to end with tiny networks on a
+CPU, but no GPU was lent to this project, so the walker has not been trained and there are no
+walker numbers yet. Everything above is the
 four-room point mass at the `cpu` preset.
 """)
 
