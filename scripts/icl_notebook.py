@@ -274,8 +274,8 @@ as `icl_llama_arith.safetensors` with its record beside it, and a test reproduce
 code(r"""
 from rizzlib.icl.model import ARITH_CHECKPOINT
 
-if ARITH_CHECKPOINT.is_file():
-    ARITH_MODEL, ARITH_META = load_checkpoint(ARITH_CHECKPOINT)
+ARITH_MODEL, ARITH_META = load_checkpoint(ARITH_CHECKPOINT) if ARITH_CHECKPOINT.is_file() else (None, {})
+if ARITH_META.get("final"):
     acc50 = ARITH_META["arith_acc_every_50"]
     stages = [1] * len(acc50)
     for step, n in ARITH_META["promotions"]:
@@ -317,7 +317,7 @@ if ARITH_CHECKPOINT.is_file():
         short += f", {max(a for a, k in zip(stage, SHOT_CURVE) if k > 0):.2f} on its {n_final} offsets (1/{n_final} = {1 / n_final:.2f})"
     glue("curriculum_short", short)
 else:
-    glue("curriculum_verdict", "The curriculum checkpoint has not been made yet (scripts/icl_train.py --tasks arith --curriculum).")
+    glue("curriculum_verdict", "The curriculum checkpoint has not been made (or finished) yet (scripts/icl_train.py --tasks arith --curriculum).")
     glue("curriculum_command", "n/a")
     glue("curriculum_short", "not made yet")
 """)
