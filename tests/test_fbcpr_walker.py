@@ -170,8 +170,8 @@ def test_gpu_preset_builds_and_takes_one_update_on_cpu():
 
 @pytest.mark.slow
 def test_walker_script_both_stages_tiny_on_cpu(tmp_path):
-    """scripts/fbcpr_walker.py end to end with tiny budgets and networks (~12 min on a loaded 2-core
-    machine: the MJX step compiles in both loops): TD3 experts give an observation-only dataset
+    """scripts/fbcpr_walker.py end to end with tiny budgets and networks (18 min on a loaded 2-core
+    machine: the MJX step compiles in both loops and in the experts' evaluation): TD3 experts give an observation-only dataset
     with every style and their top-line returns, then FB-CPR and FB train on it and are evaluated on
     every walker reward task (normalised by the experts), the goal suite and tracking of held-out
     motions (the results JSON is written)."""
