@@ -84,7 +84,7 @@ from rizzlib.kinetix.finetune import finetune_vs_scratch, summarise
 from rizzlib.kinetix.generate import sample_levels
 from rizzlib.kinetix.levels import index_level, stack_levels
 from rizzlib.kinetix.replay import animate_episode, make_player, mixed_actor, mixed_policy, render_level
-from rizzlib.kinetix.train import build, env_config_for, load_checkpoint, load_levels, train
+from rizzlib.kinetix.train import build, compile_training, env_config_for, load_checkpoint, load_levels, train
 
 # compiled functions are cached on disk: the second time a shape is compiled is nearly free
 jax.config.update("jax_compilation_cache_dir", os.environ.get("JAX_COMPILATION_CACHE_DIR",
@@ -100,6 +100,15 @@ WHEELS = ([os.environ["KINETIX_WHEEL"]] if os.environ.get("KINETIX_WHEEL") else 
     glob.glob(os.path.expanduser("~/.cache/rizzlib/kinetix_env-*.whl")) + glob.glob("/tmp/kx/kinetix_env-*.whl"))
 WHEEL = WHEELS[0] if WHEELS else None
 ENV_S, NET_S = build(SCFG)  # S levels, the shipped network's observation and size
+# the levels of the live zero-shot evaluation (section 8): the checkpoint test's held-out subset, our
+# S levels and, with the wheel, the paper's S levels
+SUB = load_levels(str(CKPT / "heldout_subset.safetensors"), env_config_for(SCFG))
+if WHEEL:
+    from rizzlib.kinetix.convert import load_kinetix_levels
+    PAPER_S = load_kinetix_levels(WHEEL, size="s")
+else:
+    PAPER_S = {}
+N_ZERO_SHOT = int(SUB.polygon_role.shape[0]) + len(builtin_level_names("s")) + len(PAPER_S)
 # one compiled player for every policy below: the trained network (sampled or greedy), random
 # actions or a constant action, chosen by the policy parameters
 ACT = mixed_actor(ENV_S, NET_S)
@@ -110,6 +119,7 @@ def policy(kind, net="sfl", action=None):
     return mixed_policy(kind, SHIPPED[net][0], action, ENV_S)
 
 
+FRAMES = 8 if SCALE == "smoke" else 60  # animation frames (each is drawn on the CPU)
 glue("scale", SCALE)
 print("scale:", SCALE, "| paper levels:", WHEEL or "wheel not found; recorded results are used")
 """)
@@ -174,15 +184,29 @@ print({k: v.shape for k, v in [("polygon_role", car.polygon_role), ("circle_role
                                ("sim.polygon.vertices", car.sim.polygon.vertices)]})
 
 # at smoke the live run uses the shipped network's size, so that it and the fine-tuning runs below
-# (the shipped network with this PPO config) share one compiled update and one compiled evaluator
+# (the shipped network with this PPO config) share one compiled update, and its held-out set has as
+# many levels as the zero-shot table of section 8, so that every evaluation shares one compiled evaluator
 LIVE = {"smoke": dataclasses.replace(CFG, model=SCFG.model, num_updates=4, eval_every=4, eval_attempts=2,
-                                     num_eval_levels=8),
+                                     pool_size=16, num_eval_levels=N_ZERO_SHOT),
         "cpu": dataclasses.replace(CFG, num_updates=16, pool_size=256, num_eval_levels=32, eval_attempts=4, eval_every=4),
         }.get(SCALE, dataclasses.replace(CFG, num_updates=256, pool_size=4096, eval_every=32))
 t0 = time.time()
-# one batch (one compile of the no-op filter): the live run's training pool, then its held-out levels
-RANDOM_S = sample_levels(env_config_for(LIVE), LIVE.pool_size + LIVE.num_eval_levels, seed=LIVE.seed)
-print(f"{LIVE.pool_size + LIVE.num_eval_levels} random S levels generated in {time.time() - t0:.0f} s")
+n_random = LIVE.pool_size + LIVE.num_eval_levels
+if SCALE == "smoke":
+    # made by scripts/kinetix_smoke_levels.py with the call below (48 levels, seed 0): a smoke run skips
+    # the no-op filter's compile
+    RANDOM_S = jax.tree.map(lambda x: x[:n_random], load_levels(
+        str(Path(kx.__file__).parent / "builtin_levels" / "random_s_smoke.safetensors"), env_config_for(LIVE)))
+    print(f"{n_random} random S levels loaded (pre-generated for the smoke scale)")
+else:
+    # one batch (one compile of the no-op filter): the live run's training pool, then its held-out levels
+    RANDOM_S = sample_levels(env_config_for(LIVE), n_random, seed=LIVE.seed)
+    print(f"{n_random} random S levels generated in {time.time() - t0:.0f} s")
+live_pool = jax.tree.map(lambda x: x[:LIVE.pool_size], RANDOM_S)
+live_eval = jax.tree.map(lambda x: x[LIVE.pool_size:], RANDOM_S)  # never trained on
+# the live run of section 6 (PPO update, SFL scorer, evaluator) compiles from here on, in background
+# threads, while the cells in between run (each program takes most of a minute to compile on 2 cores)
+LIVE_COMPILES = compile_training(LIVE, "sfl", live_pool, live_eval, wait=False)
 fig, axes = plt.subplots(2, 7, figsize=(17, 5.4))
 for ax, (name, (lv, _)) in zip(axes[0], OURS.items()):
     ax.imshow(render_level(lv, 160))
@@ -204,11 +228,11 @@ What random actions do on a hand-made level and on a random one:
 code(r"""
 lander, _ = OURS["s/lander"]
 ep_lander = PLAY(jax.random.key(0), lander, policy("random"))
-display(animate_episode(ep_lander, lander, size=220, max_frames=30 if SCALE == "smoke" else 60,
+display(animate_episode(ep_lander, lander, size=220, max_frames=FRAMES,
                         title=f"s/lander, random actions: {'solved' if ep_lander.solved else 'not solved'}"))
 rand_level = index_level(RANDOM_S, LIVE.pool_size + 1)
 ep_rand = PLAY(jax.random.key(1), rand_level, policy("random"))
-display(animate_episode(ep_rand, rand_level, size=220, max_frames=30 if SCALE == "smoke" else 60,
+display(animate_episode(ep_rand, rand_level, size=220, max_frames=FRAMES,
                         title=f"random level 1, random actions: {'solved' if ep_rand.solved else 'not solved'}"))
 """)
 
@@ -353,7 +377,7 @@ checks.check_masked_mean(masked_mean)
 code(r"""
 def n_params(cfg):
     env, net = build(cfg)
-    obs, _ = env.reset(None, car)
+    obs = jax.eval_shape(lambda lv: env.reset(None, lv)[0], car)  # shapes only: nothing is compiled
     shapes = jax.eval_shape(net.init, jax.random.key(0), obs)
     return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(shapes))
 
@@ -463,8 +487,6 @@ This run is short (see the scale cell); the long run is in the next section.
 """)
 
 code(r"""
-live_pool = jax.tree.map(lambda x: x[:LIVE.pool_size], RANDOM_S)
-live_eval = jax.tree.map(lambda x: x[LIVE.pool_size:], RANDOM_S)  # never trained on
 LIVE_RES = {m: train(LIVE, m, live_pool, live_eval, desc=m) for m in ("sfl", "uniform")}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
 for m, r in LIVE_RES.items():
@@ -611,12 +633,9 @@ the paper's S levels.
 """)
 
 code(r"""
-sub = load_levels(str(CKPT / "heldout_subset.safetensors"), env_config_for(SCFG))
-live_sets = {"held-out subset": sub, "our S levels": stack_levels([OURS[n][0] for n in builtin_level_names("s")])}
-if WHEEL:
-    from rizzlib.kinetix.convert import load_kinetix_levels
-    paper = load_kinetix_levels(WHEEL, size="s")
-    live_sets["paper's S levels"] = stack_levels([lv for lv, _ in paper.values()])
+live_sets = {"held-out subset": SUB, "our S levels": stack_levels([OURS[n][0] for n in builtin_level_names("s")])}
+if PAPER_S:
+    live_sets["paper's S levels"] = stack_levels([lv for lv, _ in PAPER_S.values()])
 attempts = {"smoke": 2, "cpu": 8}.get(SCALE, 20)
 EVAL = make_evaluator(ENV_S, NET_S)
 order = list(live_sets)
@@ -651,7 +670,8 @@ FT_CFG = dataclasses.replace(SCFG, ppo=LIVE.ppo) if SCALE == "smoke" else SCFG
 ft_i = U["names"]["ours_s"].index(FT_LEVEL)
 FT = finetune_vs_scratch(FT_CFG, ft_level, SHIPPED["sfl"][0], num_updates=ft_updates,
                          attempts=LIVE.num_eval_levels * LIVE.eval_attempts if SCALE == "smoke" else 32,
-                         baselines={k: U["ours_s"][k][ft_i] for k in ("noop", "random")})
+                         baselines={k: U["ours_s"][k][ft_i] for k in ("noop", "random")},
+                         pool_size=LIVE.pool_size if SCALE == "smoke" else 1)  # same results, shared compile
 S = summarise(FT)
 plt.figure(figsize=(6, 3.5))
 for name, cur in FT.curves.items():
@@ -714,7 +734,7 @@ for ax, (name, lv) in zip(axes, (("original", car), ("edited: ball red, wheel x1
     ax.set_axis_off()
 plt.tight_layout()
 plt.show()
-display(animate_episode(eps["original"], car, size=220, max_frames=30 if SCALE == "smoke" else 60,
+display(animate_episode(eps["original"], car, size=220, max_frames=FRAMES,
                         title="the SFL generalist on the one-wheel car"))
 """)
 

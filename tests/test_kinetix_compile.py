@@ -2,16 +2,19 @@
 evaluator (the level pool is an argument, not a constant of the compiled code), and sharing changes
 no number: a run on a warm cache equals the same run compiled from nothing, bit for bit."""
 
+import contextlib
 import dataclasses
 
 import jax
+import jax.monitoring
 import numpy as np
 import pytest
 
+from rizzlib.kinetix import ahead
 from rizzlib.kinetix.evaluate import compiled_evaluator, make_evaluator
 from rizzlib.kinetix.generate import sample_levels
 from rizzlib.kinetix.models import ModelConfig
-from rizzlib.kinetix.ppo import PPOConfig, cached, compiled_update, make_optimizer
+from rizzlib.kinetix.ppo import PPOConfig, cached, compiled_update, init_runner, make_optimizer
 from rizzlib.kinetix.presets import PRESETS
 from rizzlib.kinetix.sfl import SFLConfig, compiled_success_rate
 from rizzlib.kinetix.train import build, env_config_for, train
@@ -29,6 +32,44 @@ FACTORIES = (compiled_update, compiled_success_rate, compiled_evaluator)
 def _clear():
     for f in FACTORIES:
         f.cache_clear()
+    ahead.clear()
+
+
+@contextlib.contextmanager
+def _count_traces():
+    """Names of the functions jax traces to a jaxpr inside the block (one entry per trace)."""
+    names = []
+
+    def listener(event, duration, **kw):
+        if event == "/jax/core/compile/jaxpr_trace_duration":
+            names.append(kw.get("fun_name"))
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield names
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def _avals(tree):
+    """(shape, dtype, weak_type) of every leaf: what jit's cache keys on."""
+    return [(a.shape, a.dtype, a.weak_type) for a in map(jax.typeof, jax.tree.leaves(tree))]
+
+
+def test_the_state_an_update_returns_has_the_types_it_started_with():
+    """A fresh runner and the one an update returns have equal tree structures and leaf types
+    (dtype and weak type included), so the second update reuses the first one's compile. With flax's
+    Python int ``step`` the first update was traced and compiled twice (checked by tracing only)."""
+    env, net = build(TINY)
+    levels = sample_levels(env_config_for(TINY), 2, seed=3, noop_filter=False)
+    runner = init_runner(jax.random.key(0), net, env, jax.tree.map(lambda x: x[0], levels), TINY.ppo)
+    update = compiled_update(net, env.config, TINY.ppo, EnvParams())
+    ids = np.zeros(TINY.ppo.num_envs, np.int32)
+    out, _ = jax.eval_shape(update, runner, levels, ids)
+    assert jax.tree.structure(out) == jax.tree.structure(runner)
+    assert [(s.shape, s.dtype, s.weak_type) for s in jax.tree.leaves(out)] == _avals(runner)
+    # the wrong answer this guards against: a Python int step is a weak-typed scalar
+    assert _avals(runner.train_state.replace(step=0).step) != _avals(out.train_state.step)
 
 
 def _leaves_equal(a, b):
@@ -67,7 +108,7 @@ def test_evaluators_of_equal_settings_share_one_compiled_function():
 @pytest.mark.slow
 def test_runs_of_one_config_share_compiles_and_match_a_cold_compile():
     """SFL and uniform on one pool, then uniform on another pool of the same shape: one compiled update
-    (traced twice in all, see below), one scorer, one evaluator. The last run, on a warm cache, equals the same run after
+    (traced once), one scorer, one evaluator. The last run, on a warm cache, equals the same run after
     every cache is cleared (a fresh trace and compile), bit for bit."""
     envc = env_config_for(TINY)
     levels = sample_levels(envc, 2 * TINY.pool_size + TINY.num_eval_levels, seed=2, noop_filter=False)
@@ -75,15 +116,16 @@ def test_runs_of_one_config_share_compiles_and_match_a_cold_compile():
     pool_b = jax.tree.map(lambda x: x[TINY.pool_size:2 * TINY.pool_size], levels)
     ev = jax.tree.map(lambda x: x[2 * TINY.pool_size:], levels)
     _clear()
-    train(TINY, "sfl", pool_a, ev, progress=False)
-    train(TINY, "uniform", pool_a, ev, progress=False)
-    warm = train(dataclasses.replace(TINY, seed=1), "uniform", pool_b, ev, progress=False)
+    with _count_traces() as traced:
+        train(TINY, "sfl", pool_a, ev, progress=False)
+        train(TINY, "uniform", pool_a, ev, progress=False)
+        warm = train(dataclasses.replace(TINY, seed=1), "uniform", pool_b, ev, progress=False)
     assert [f.cache_info().misses for f in FACTORIES] == [1, 1, 1]
     env, net = build(TINY)
     update = compiled_update(net, envc, TINY.ppo, EnvParams())
-    # measured: two traces for the three runs, shared by all of them, not one or two per run (the
-    # second is likely the first update's fresh TrainState against the returned one; to remove)
-    assert update._cache_size() == 2
+    # one trace and one compile of the update for the three runs (was two: flax's Python int step)
+    assert update._cache_size() == 1
+    assert traced.count("update") == 1 and traced.count("rate") == 1 and traced.count("run") == 1, traced
     _clear()
     jax.clear_caches()
     cold = train(dataclasses.replace(TINY, seed=1), "uniform", pool_b, ev, progress=False)

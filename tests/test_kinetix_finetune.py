@@ -26,6 +26,8 @@ def test_bad_arguments_are_named():
         finetune_vs_scratch(cfg, level, params, attempts=0)
     with pytest.raises(ValueError, match="baselines"):
         finetune_vs_scratch(cfg, level, params, baselines={"noop": 0.0})
+    with pytest.raises(ValueError, match="pool_size"):
+        finetune_vs_scratch(cfg, level, params, pool_size=0)
     cartpole, _ = load_builtin_level("m/cartpole")
     with pytest.raises(ValueError, match="slots"):
         finetune_vs_scratch(cfg, cartpole, params)
@@ -53,3 +55,9 @@ def test_finetuning_from_the_scratch_init_reproduces_scratch_exactly():
     s = summarise(same)
     assert s["gap"] == 0.0 and s["final_finetune"] == s["final_scratch"]
     assert 0.0 <= s["noop"] <= 1.0 and 0.0 <= s["random"] <= 1.0
+    # a pool holding the level several times (to share another run's compiled update) changes nothing
+    copies = finetune_vs_scratch(cfg, level, init, num_updates=2, attempts=4, progress=False,
+                                 baselines=same.baselines, pool_size=cfg.ppo.num_envs)
+    assert copies.curves == same.curves
+    for x, y in zip(jax.tree.leaves(copies.params["scratch"]), jax.tree.leaves(same.params["scratch"]), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

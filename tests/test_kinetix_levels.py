@@ -134,3 +134,39 @@ def test_all_74_paper_levels_convert_and_play():
     assert len(levels) == 74
     bad = [a for a in audit_levels(levels, steps=256) if not a.ok]
     assert not bad, bad
+
+
+def _smoke_levels_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "kinetix_smoke_levels.py"
+    spec = importlib.util.spec_from_file_location("kinetix_smoke_levels", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_shipped_smoke_levels_load_and_are_valid():
+    """The random S levels notebook 01b loads at smoke scale: COUNT valid, distinct levels."""
+    from rizzlib.kinetix.levels import index_level
+    from rizzlib.kinetix.train import load_levels
+
+    script = _smoke_levels_script()
+    config = EnvConfig.for_size("s")
+    levels = load_levels(str(script.OUT), config)
+    assert levels.polygon_role.shape[0] == script.COUNT
+    for i in range(script.COUNT):
+        validate_level(index_level(levels, i), config)
+    rows = np.concatenate([np.asarray(x, np.float64).reshape(script.COUNT, -1) for x in jax.tree.leaves(levels)], axis=1)
+    assert len({row.tobytes() for row in rows}) == script.COUNT
+
+
+@pytest.mark.slow
+def test_shipped_smoke_levels_are_what_the_script_makes():
+    """The file is exactly sample_levels(EnvConfig.for_size("s"), COUNT, seed=SEED): regenerated here."""
+    from rizzlib.kinetix.train import load_levels
+
+    script = _smoke_levels_script()
+    shipped = load_levels(str(script.OUT), EnvConfig.for_size("s"))
+    assert_levels_equal(shipped, script.make(), atol=0)

@@ -73,7 +73,7 @@ def scratch_params(config: KinetixConfig, level: Level):
 def finetune_vs_scratch(config: KinetixConfig, level: Level, generalist_params, *, num_updates: int | None = None,
                         attempts: int = 32, eval_every: int | None = None, eval_seed: int = 7,
                         params: EnvParams | None = None, baselines: dict | None = None,
-                        progress: bool = True) -> FinetuneResult:
+                        progress: bool = True, pool_size: int = 1) -> FinetuneResult:
     """Train on ``level`` twice with the same budget: from ``generalist_params`` and from scratch.
 
     Args:
@@ -87,8 +87,12 @@ def finetune_vs_scratch(config: KinetixConfig, level: Level, generalist_params, 
         eval_seed: key of every evaluation (the same for both runs and the baselines).
         baselines: ``{"noop": rate, "random": rate}`` already measured on this level (e.g. recorded
             beside a checkpoint); measured here when None.
+        pool_size: the training pool holds the level this many times. Every env plays the level
+            either way and the results do not change (the copies are equal), but a pool of the same
+            size as another run's shares that run's compiled update.
     """
     n = config.finetune_updates if num_updates is None else check_int_range("num_updates", num_updates, 1, None)
+    check_int_range("pool_size", pool_size, 1, None)
     check_int_range("attempts", attempts, 1, None)
     every = max(1, n // 4) if eval_every is None else check_int_range("eval_every", eval_every, 1, None)
     validate_level(level, env_config_for(config))
@@ -97,6 +101,7 @@ def finetune_vs_scratch(config: KinetixConfig, level: Level, generalist_params, 
     params = EnvParams() if params is None else params
     run_cfg = dataclasses.replace(config, num_updates=n, eval_every=every, eval_attempts=attempts)
     pool = stack_levels([level])
+    train_pool = stack_levels([level] * pool_size)
     env, net = build(run_cfg)
     evaluate = make_evaluator(env, net, params)
     key = jax.random.key(eval_seed)
@@ -107,7 +112,7 @@ def finetune_vs_scratch(config: KinetixConfig, level: Level, generalist_params, 
     for name, init in (("finetune", generalist_params), ("scratch", None)):
         start = scratch0 if init is None else init
         solve0 = float(evaluate("agent", start, key, pool, attempts)[0])
-        res = train(run_cfg, "uniform", pool, pool, init_params=init, progress=progress, desc=name, params=params)
+        res = train(run_cfg, "uniform", train_pool, pool, init_params=init, progress=progress, desc=name, params=params)
         # train() evaluates with keys drawn from config.seed, the same sequence in both runs
         hist = res.history
         curves[name] = {

@@ -148,12 +148,29 @@ def make_optimizer(config: PPOConfig):
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.lr, eps=1e-5))
 
 
+@cached
+def compiled_init(network, env_config: EnvConfig):
+    """``init(key, level) -> network params`` on the level's first observation, jitted once per
+    network and env settings (eagerly, flax's init and the env's reset dispatch hundreds of small
+    ops, each compiled on first use; the jitted init gives the same parameters bit for bit)."""
+    env = KinetixEnv(env_config)
+
+    @jax.jit
+    def init(key, level):
+        obs, _ = env.reset(None, level)
+        return network.init(key, obs)
+
+    return init
+
+
 def init_runner(key, network, env: KinetixEnv, example_level: Level, config: PPOConfig) -> Runner:
     """Initialise the network and optimizer on one example observation."""
     k1, k2 = jax.random.split(key)
-    obs, _ = env.reset(None, example_level)
-    params = network.init(k1, obs)
+    params = compiled_init(network, env.config)(k1, example_level)
     ts = TrainState.create(apply_fn=network.apply, params=params, tx=make_optimizer(config))
+    # step as an int32 array, the type every update returns: with flax's Python int 0 the first
+    # update would be traced (and compiled) a second time for the state it hands back
+    ts = ts.replace(step=jnp.asarray(0, jnp.int32))
     return Runner(train_state=ts, key=k2)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
+from concurrent.futures import Future
 
 import jax
 import jax.numpy as jnp
@@ -17,13 +19,20 @@ import numpy as np
 from flax import traverse_util
 
 from rizzlib.core.validate import check_choice
+from rizzlib.kinetix.ahead import compile_ahead
 from rizzlib.kinetix.distributions import num_outputs
 from rizzlib.kinetix.env import KinetixEnv
-from rizzlib.kinetix.evaluate import make_evaluator
+from rizzlib.kinetix.evaluate import compiled_evaluator, make_evaluator
 from rizzlib.kinetix.models import ModelConfig, make_network
-from rizzlib.kinetix.ppo import PPOConfig, Runner, init_runner, make_update
+from rizzlib.kinetix.ppo import PPOConfig, Runner, compiled_init, compiled_update, init_runner, make_update
 from rizzlib.kinetix.presets import KinetixConfig
-from rizzlib.kinetix.sfl import SFLConfig, choose_levels, make_success_rate, refresh_buffer
+from rizzlib.kinetix.sfl import (
+    SFLConfig,
+    choose_levels,
+    compiled_success_rate,
+    make_success_rate,
+    refresh_buffer,
+)
 from rizzlib.kinetix.types import EnvConfig, EnvParams, Level
 
 METHODS = ("sfl", "uniform")
@@ -50,6 +59,54 @@ def build(config: KinetixConfig):
     return env, make_network(config.model, num_outputs(env.config))
 
 
+def compile_training(config: KinetixConfig, method: str, pool: Level, eval_levels: Level | None = None,
+                     params: EnvParams | None = None, wait: bool = True):
+    """Compile every program :func:`train` with these arguments runs (network init, PPO update, SFL
+    scorer, evaluator) at once, in background threads (:func:`rizzlib.kinetix.ahead.compile_ahead`).
+
+    :func:`train` calls it itself (``wait=True``); call it earlier with ``wait=False`` to compile
+    while other work goes on. Returns the list of Futures (done when ``wait``).
+    """
+    check_choice("method", method, METHODS)
+    params = EnvParams() if params is None else params
+    env, net = build(config)
+    key = jax.random.key(config.seed)
+    first = jax.tree.map(lambda x: x[0], pool)
+    init = compile_ahead(compiled_init(net, env.config), key, first)
+    futures = [init]
+
+    def rest():
+        # the update and the scorer need the parameters' types: wait for the init, then start them
+        init.result()
+        runner = init_runner(key, net, env, first, config.ppo)
+        ids = jnp.zeros(config.ppo.num_envs, jnp.int32)
+        out = [compile_ahead(compiled_update(net, env.config, config.ppo, params), runner, pool, ids)]
+        if method == "sfl" and config.sfl.sampled_envs_ratio > 0:
+            out.append(compile_ahead(compiled_success_rate(net, env.config, config.sfl.score_steps, params),
+                                     runner.train_state.params, key, pool, jnp.zeros(config.sfl.score_batch, jnp.int32)))
+        if eval_levels is not None:
+            envs = jax.tree.map(lambda x: jnp.repeat(x, config.eval_attempts, axis=0), eval_levels)
+            out.append(compile_ahead(compiled_evaluator(env.config, net, params, False), "agent",
+                                     runner.train_state.params, key, envs))
+        return out
+
+    if wait:
+        futures += rest()
+        for f in futures:
+            f.result()
+        return futures
+    waiter = Future()
+
+    def start():
+        try:
+            waiter.set_result([f.result() for f in rest()])
+        except BaseException as e:  # noqa: BLE001 - handed to whoever waits on the Future
+            waiter.set_exception(e)
+
+    threading.Thread(target=start, daemon=True).start()
+    return futures + [waiter]
+
+
 def train(config: KinetixConfig, method: str, pool: Level, eval_levels: Level | None = None,
           init_params=None, level_ids_fn=None, progress: bool = True, desc: str | None = None,
           params: EnvParams | None = None, max_seconds: float | None = None) -> TrainResult:
@@ -67,6 +124,7 @@ def train(config: KinetixConfig, method: str, pool: Level, eval_levels: Level | 
     from tqdm.auto import tqdm
 
     params = EnvParams() if params is None else params
+    compile_training(config, method, pool, eval_levels, params)  # all programs at once, in parallel
     env, net = build(config)
     num_pool = int(pool.polygon_role.shape[0])
     key = jax.random.key(config.seed)
