@@ -170,6 +170,9 @@ def test_curriculum_verdict_follows_the_record():
     partial = curriculum_verdict(1200, 3000.0, [[500, 2], [900, 3]], 3, shots, [0.1, 0.15, 0.12], [0.33, 0.9, 0.95])
     assert "stays within 0.1 of chance" in partial and "1/3 = 0.33" in partial and "0.95 at 8 shots" in partial
     assert "it reads the offset" in partial
+    part = curriculum_verdict(1600, 3000.0, [[500, 2], [900, 6]], 6, shots, [0.1, 0.5, 0.55], [0.17, 0.85, 0.9])
+    assert "scores 0.55 at 8 shots against 0.10" in part and "the 4 offsets it never trained on (c >= 6) are 40% of the episodes" in part
+    assert "learned offset arithmetic in context" not in part and "1/6 = 0.17" in part and "it reads the offset" in part
     stuck = curriculum_verdict(1200, 3000.0, [[500, 2]], 2, shots, [0.1, 0.1, 0.1], [0.5, 0.52, 0.55])
     assert "does not read the offset yet" in stuck
     never = curriculum_verdict(300, 600.0, [], 1, shots, [0.1, 0.1, 0.1], [0.3, 0.4, 0.5])
