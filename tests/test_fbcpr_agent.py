@@ -173,6 +173,34 @@ def test_bad_inputs_are_clear_errors(motions, fresh):
         make_trainer(TINY, motions.observations[:, :5])
 
 
+def test_update_same_key_bit_identical_other_key_differs(fresh, motions):
+    """Spec oracle 11 in CI (the whole loop's version is slow): five chained FB-CPR updates from the
+    same state and keys give bit-identical losses and parameters; another key gives other losses."""
+    agent, _ = fresh
+    rng = np.random.default_rng(0)
+    n = TINY.batch
+    z = rng.normal(size=(n, TINY.z_dim))
+    z = np.sqrt(TINY.z_dim) * z / np.linalg.norm(z, axis=-1, keepdims=True)
+    on = Transitions(*(jnp.asarray(a, jnp.float32) for a in (rng.uniform(-1, 1, (n, 4)), rng.uniform(-1, 1, (n, 2)),
+                                                              rng.uniform(-1, 1, (n, 4)), z, np.zeros(n))))
+    segs = jnp.asarray(motions.observations[: n // TINY.seq_len, : TINY.seq_len + 1])
+    update = jax.jit(agent.update)
+
+    def five(seed):
+        st, logs = agent.init(jax.random.key(3)), []
+        for k in jax.random.split(jax.random.key(seed), 5):
+            st, m = update(st, on, segs, k)
+            logs.append(jax.device_get(m))
+        return st, logs
+
+    (s0, m0), (s1, m1), (_, m2) = five(0), five(0), five(1)
+    assert int(s0.step) == 5 and all(np.isfinite(v) for m in m0 for v in m.values())
+    for a, b in zip(m0, m1):
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(s0.params), jax.device_get(s1.params))
+    assert not np.array_equal([m["fb_loss"] for m in m0], [m["fb_loss"] for m in m2])
+
+
 def test_goal_suite_takes_any_goals_and_metric(fresh):
     """evaluate_goals with two chosen goal observations and the default or a custom metric: one row
     per goal, each the mean of the metric over starts of the rollout under z = proj(B(g))."""
