@@ -701,7 +701,7 @@ md(r"""
 On {glue:}`ft_level`, after {glue:}`ft_steps` env steps each, {glue:}`ft_verdict` (random actions:
 {glue:}`ft_random`). The paper reports the same comparison at a budget of hundreds of millions of
 steps per level, where fine-tuning wins on most hard levels; at ours, one level and one seed, the
-sentence above is the whole evidence.
+sentence above is the whole evidence (`scripts/kinetix_finetune_seeds.py` repeats it over seeds).
 
 ## 10. Look, edit, replay
 

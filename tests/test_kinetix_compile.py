@@ -131,3 +131,19 @@ def test_runs_of_one_config_share_compiles_and_match_a_cold_compile():
     cold = train(dataclasses.replace(TINY, seed=1), "uniform", pool_b, ev, progress=False)
     assert _leaves_equal(warm.params, cold.params)
     assert warm.history == cold.history
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", ["smoke", "cpu"])
+def test_jitted_init_equals_the_eager_init(scale):
+    """init_runner's jitted network init gives the parameters flax's eager init gives, bit for bit
+    (so the shipped checkpoints' configs and every recorded run start from the same weights)."""
+    from rizzlib.kinetix.builtin import load_builtin_level
+    from rizzlib.kinetix.ppo import compiled_init
+
+    cfg = PRESETS(scale)
+    env, net = build(cfg)
+    level, _ = load_builtin_level("s/lander")
+    key = jax.random.key(11)
+    eager = net.init(key, env.reset(None, level)[0])
+    assert _leaves_equal(compiled_init(net, env.config)(key, level), eager)

@@ -1,0 +1,68 @@
+"""Fine-tuning the shipped SFL generalist on one hand-made level against PPO from scratch, over seeds.
+
+Notebook 01b runs the comparison once (seed 0, its scale's budget); this repeats it at the ``cpu``
+budget of the notebook (16 updates of the shipped config, 32 attempts per evaluation) for several
+seeds (each seed changes the scratch network's initial weights, the PPO keys and the evaluation
+key) and writes every curve, the per-seed summaries, the command, the wall time, the date and the
+commit to ``rizzlib/kinetix/checkpoints/finetune_seeds.json``, which the notebook reads. Seed 0 is
+the notebook's own ``cpu`` run.
+
+    nice -n 19 env XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \\
+        python scripts/kinetix_finetune_seeds.py --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rizzlib.kinetix.builtin import load_builtin_level
+from rizzlib.kinetix.finetune import finetune_vs_scratch, summarise
+from rizzlib.kinetix.train import load_checkpoint
+
+CKPT = Path(__file__).resolve().parents[1] / "rizzlib" / "kinetix" / "checkpoints"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--level", default="s/thrust_aim")
+    ap.add_argument("--updates", type=int, default=16, help="PPO updates per run (notebook's cpu budget)")
+    ap.add_argument("--attempts", type=int, default=32)
+    ap.add_argument("--out", type=Path, default=CKPT / "finetune_seeds.json")
+    args = ap.parse_args(argv)
+    params, cfg, _ = load_checkpoint(str(CKPT / "sfl.safetensors"))
+    results = json.loads((CKPT / "results.json").read_text())
+    u = results["untrained"]
+    i = u["names"]["ours_s"].index(args.level)
+    baselines = {k: u["ours_s"][k][i] for k in ("noop", "random")}
+    level, _ = load_builtin_level(args.level)
+    t0 = time.time()
+    runs = []
+    for seed in args.seeds:
+        res = finetune_vs_scratch(dataclasses.replace(cfg, seed=seed), level, params, num_updates=args.updates,
+                                  attempts=args.attempts, eval_seed=7 + seed, baselines=baselines, progress=False)
+        runs.append({"seed": seed, "summary": summarise(res), **res.to_dict()})
+        s = runs[-1]["summary"]
+        print(f"seed {seed}: final fine-tuned {s['final_finetune']:.3f} scratch {s['final_scratch']:.3f} "
+              f"(means {s['mean_finetune']:.3f} / {s['mean_scratch']:.3f}) after {time.time() - t0:.0f} s", flush=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=CKPT).stdout.strip()
+    out = {"level": args.level, "updates": args.updates, "attempts": args.attempts, "seeds": args.seeds,
+           "env_steps": args.updates * cfg.ppo.num_envs * cfg.ppo.num_steps, "baselines": baselines, "runs": runs,
+           "command": "python scripts/kinetix_finetune_seeds.py " + " ".join(sys.argv[1:] if argv is None else argv),
+           "wall_seconds": round(time.time() - t0), "commit": commit,
+           "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {args.out} in {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
