@@ -316,17 +316,27 @@ if ARITH_META.get("final"):
     if stage is not None:
         short += f", {max(a for a, k in zip(stage, SHOT_CURVE) if k > 0):.2f} on its {n_final} offsets (1/{n_final} = {1 / n_final:.2f})"
     glue("curriculum_short", short)
+    fit = (ARITH_META["train"]["seq_len"] - 2) // 5  # demos that fit one training sequence
+    fit_accs = [a for a, k in zip(full["arith"]["model"], SHOT_CURVE) if 0 < k <= fit]
+    beyond = [(a, k) for a, k in zip(full["arith"]["model"], SHOT_CURVE) if k > 2 * fit]
+    glue("curriculum_length", (
+        f"Its training sequences held {ARITH_META['train']['seq_len']} tokens, about {fit} demonstrations; "
+        + (f"within that it scores {min(fit_accs):.2f} to {max(fit_accs):.2f} on the full task, " if fit_accs else "")
+        + (f"and at {', '.join(str(k) for _, k in beyond)} shots {', '.join(f'{a:.2f}' for a, _ in beyond)}"
+           + (": it does not carry the rule to contexts longer than it was trained on (the length effect of section 8b)."
+              if max(a for a, _ in beyond) < chance_accuracy("arith") + 0.1 else ".") if beyond else "")))
 else:
     glue("curriculum_verdict", "The curriculum checkpoint has not been made (or finished) yet (scripts/icl_train.py --tasks arith --curriculum).")
     glue("curriculum_command", "n/a")
     glue("curriculum_short", "not made yet")
+    glue("curriculum_length", "")
 """)
 
 md(r"""
 {glue:}`curriculum_verdict` (Made by `nice -n 19` {glue:}`curriculum_command`, one thread, beside
 the other jobs of this machine; the evaluation above is rerun live with the same settings as the
 many-shot curve, and the dotted green line is what adding without reading the offset scores on
-the offsets the run reached.)
+the offsets the run reached.) {glue:}`curriculum_length`
 """)
 
 md(r"""

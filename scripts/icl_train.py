@@ -11,8 +11,9 @@ evaluation into the checkpoint's metadata and ``README.md`` beside it.
 ``--curriculum`` trains offset arithmetic with :class:`rizzlib.icl.train.OffsetCurriculum` (start at
 c = 0, widen the offset range as accuracy rises); the arith checkpoint beside the shipped one is
 
-    nice -n 19 python scripts/icl_train.py --tasks arith --curriculum --seq-len 128 --batch-size 16 \
-        --max-minutes 65 --out rizzlib/icl/checkpoints/icl_llama_arith.safetensors
+    nice -n 19 python scripts/icl_train.py --tasks arith --curriculum --seq-len 64 --batch-size 16 \
+        --max-minutes 57 --out rizzlib/icl/checkpoints/icl_llama_arith.safetensors
+    python scripts/icl_train.py --eval-only --out rizzlib/icl/checkpoints/icl_llama_arith.safetensors
 
 Its record goes to ``<stem>.md`` beside it (the default checkpoint's to ``README.md``), and only the
 trained tasks are evaluated.
