@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rizzlib.icl.evaluate import CHECKPOINT_TEST_EVAL, evaluate_shots
-from rizzlib.icl.model import CHECKPOINT, load_checkpoint
+from rizzlib.icl.model import ARITH_CHECKPOINT, CHECKPOINT, load_checkpoint
 from rizzlib.icl.tasks import chance_accuracy, make_tokenizer
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -49,3 +49,57 @@ def test_checkpoint_learns_in_context_better_than_chance(shipped):
         acc = res[task]["model"]
         for k in (16, 64):
             assert acc[shots.index(k)] > max(acc[i0], chance_accuracy(task)) + 0.1, (task, k, acc)
+
+
+@pytest.fixture(scope="module")
+def arith():
+    if not ARITH_CHECKPOINT.is_file():
+        pytest.fail(f"the checkpoint {ARITH_CHECKPOINT} is missing; run scripts/icl_train.py --tasks arith --curriculum")
+    return load_checkpoint(ARITH_CHECKPOINT)
+
+
+def test_arith_checkpoint_is_small_final_and_records_its_curriculum(arith):
+    _, extra = arith
+    assert ARITH_CHECKPOINT.stat().st_size < 5_000_000
+    assert ARITH_CHECKPOINT.with_suffix(".md").is_file()
+    assert extra["final"] and extra["steps_done"] >= 1 and extra["wall_s"] > 0
+    assert extra["train"]["tasks"] == ["arith"] and extra["train"]["curriculum"] is not None
+    steps = [s for s, _ in extra["promotions"]]
+    offsets = [extra["train"]["curriculum"]["start"]] + [n for _, n in extra["promotions"]]
+    assert steps == sorted(steps) and all(0 < s <= extra["steps_done"] for s in steps)
+    assert all(b > a for a, b in zip(offsets, offsets[1:])) and offsets[-1] == extra["n_offsets"]
+    assert extra["evaluation"]["settings"]["tasks"] == ["arith"]
+    assert ("stage_evaluation" in extra) == (extra["n_offsets"] < 10)
+
+
+def test_arith_checkpoint_reproduces_its_recorded_evaluations(arith):
+    model, extra = arith
+    tok = make_tokenizer()
+    for key in ("test_evaluation", "stage_test_evaluation"):
+        if key not in extra:
+            continue
+        settings = extra[key]["settings"]
+        assert {k: v for k, v in settings.items() if k not in ("tasks", "task_kwargs")} == {
+            k: v for k, v in CHECKPOINT_TEST_EVAL.items() if k != "tasks"
+        }
+        got = evaluate_shots(model, tok, **settings)
+        want = extra[key]["result"]
+        for learner in ("model", "ideal"):
+            np.testing.assert_allclose(got["arith"][learner], want["arith"][learner], atol=1 / 32 + 1e-9)
+
+
+def test_arith_checkpoint_reads_the_offset_in_context(arith):
+    _, extra = arith
+    shots = extra["evaluation"]["settings"]["shots"]
+    n = extra["n_offsets"]
+    assert n >= 2  # the curriculum got past plain addition
+    fit = (extra["train"]["seq_len"] - 2) // 5  # demos in one training sequence
+    inside = [i for i, k in enumerate(shots) if 1 <= k <= fit]
+    full = extra["evaluation"]["result"]["arith"]["model"]
+    stage = extra["stage_evaluation"]["result"]["arith"]["model"] if n < 10 else full
+    # on the offsets it trained on, demonstrations beat adding without an offset (right 1/n of the time)
+    # and its own zero-shot score by 0.3, at every shot count that fits a training sequence
+    for i in inside:
+        assert stage[i] > max(1 / n, stage[shots.index(0)]) + 0.3, (shots[i], stage)
+    # on the full task (10 offsets) it beats chance by 0.3 within the trained length
+    assert max(full[i] for i in inside) > chance_accuracy("arith") + 0.3, full
