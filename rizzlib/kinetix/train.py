@@ -62,7 +62,7 @@ def build(config: KinetixConfig):
 def compile_training(config: KinetixConfig, method: str, pool: Level, eval_levels: Level | None = None,
                      params: EnvParams | None = None, wait: bool = True):
     """Compile every program :func:`train` with these arguments runs (network init, PPO update, SFL
-    scorer, evaluator) at once, in background threads (:func:`rizzlib.kinetix.ahead.compile_ahead`).
+    scorer, evaluator) in background threads (:func:`rizzlib.kinetix.ahead.compile_ahead`).
 
     :func:`train` calls it itself (``wait=True``); call it earlier with ``wait=False`` to compile
     while other work goes on. Returns the list of Futures (done when ``wait``).
@@ -124,7 +124,7 @@ def train(config: KinetixConfig, method: str, pool: Level, eval_levels: Level | 
     from tqdm.auto import tqdm
 
     params = EnvParams() if params is None else params
-    compile_training(config, method, pool, eval_levels, params)  # all programs at once, in parallel
+    compile_training(config, method, pool, eval_levels, params)  # every program, before the first update
     env, net = build(config)
     num_pool = int(pool.polygon_role.shape[0])
     key = jax.random.key(config.seed)
