@@ -21,6 +21,7 @@ checkout) ``rizzlib.core``, which needs numpy alone.
     python benchmarks/engine.py                       # full table, 7 scenes x batch 1/256/1024
     python benchmarks/engine.py --quick               # short rollouts, batch 1 and 256
     python benchmarks/engine.py --json benchmarks/results/engine.json
+    python benchmarks/engine.py --scenes pile14 --json benchmarks/results/engine.json --update   # these rows only
     python benchmarks/engine.py --peer-venv /tmp/venv-jax2d
     python benchmarks/engine.py --layout rounds        # our round-robin solver layout instead
     python benchmarks/engine.py --batches 1 16 256 --peers   # + Box2D and pymunk, crossover plot
@@ -530,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="timed runs after compile (default 3, quick 2)")
     parser.add_argument("--quick", action="store_true", help="short rollouts, batch 1 and 256")
     parser.add_argument("--json", type=Path, help="write [{scene, batch, ours_sps, peer_sps, ratio}] here")
+    parser.add_argument("--update", action="store_true",
+                        help="with --json: replace only the (scene, batch) rows measured now, keep the file's others")
     parser.add_argument("--peer-venv", type=Path, help="run jax2d in this venv (created if missing)")
     parser.add_argument("--no-peer", action="store_true", help="time rizzlib.jax2d only")
     parser.add_argument("--layout", choices=["auto", "active", "rounds", "colours"], default="auto",
@@ -557,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import jax
 
+    load_before = os.getloadavg()[0]
     print(f"jax {jax.__version__} on {jax.default_backend()}, {os.cpu_count()} CPU threads, "
           f"{platform.processor() or platform.machine()}; T={steps} steps, {timing(repeats)}", file=sys.stderr)
     peer, where, version = [], "not run", None
@@ -587,9 +591,14 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"), "rizzlib": git_version(),
                 "jax": jax.__version__,
                 "peer": f"jax2d {version}" if version else None, "peer_where": where, "cpu_threads": os.cpu_count(),
-                "machine": platform.machine(), "steps": steps, "repeats": repeats, "timing": timing(repeats)}
-        args.json.write_text(json.dumps([{**r, "ours_flags": ours_flags(r["batch"], args.layout), **meta} for r in rows], indent=1)
-                             + "\n")
+                "machine": platform.machine(), "steps": steps, "repeats": repeats, "timing": timing(repeats),
+                "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+        records = [{**r, "ours_flags": ours_flags(r["batch"], args.layout), **meta} for r in rows]
+        if args.update and args.json.exists():  # keep the rows not measured now, in their order
+            new = {(r["scene"], r["batch"]): r for r in records}
+            old = json.loads(args.json.read_text())
+            records = [new.pop((r["scene"], r["batch"]), r) for r in old] + list(new.values())
+        args.json.write_text(json.dumps(records, indent=1) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     if args.peers is not None:
         run_peers(args.peers or ["box2d", "pymunk"], args.scenes, rows, steps, repeats, args.peers_json, args.peers_png)

@@ -1,5 +1,6 @@
 """Narrow-phase and impulse oracles: closed forms and brute force over sampled directions."""
 
+import functools
 import math
 
 import jax
@@ -231,8 +232,9 @@ def test_bounce_speed_keeps_e_squared_of_the_shadow_energy(w, a, gap, e):
 
 def test_graph_colouring_is_greedy_and_proper():
     """colour_pairs against a brute-force greedy colouring on random contact graphs: every touching
-    pair gets the lowest colour its moving bodies do not have yet, and a colour's slots list exactly
-    its pairs (so no moving body is solved twice at once)."""
+    pair gets the lowest colour its moving bodies do not have yet (and, with ``max_slots``, that is
+    not full), and a colour's slots list exactly its pairs (so no moving body is solved twice at
+    once); the table is wide enough for every colour used."""
     from types import SimpleNamespace
 
     from rizzlib.jax2d.contact_solver import colour_pairs
@@ -240,12 +242,13 @@ def test_graph_colouring_is_greedy_and_proper():
     rng = np.random.default_rng(3)
     n = 9  # bodies; row n is the padding body
 
-    @jax.jit
-    def _colour(ia, ib, inv_a, inv_b, count):
+    @functools.partial(jax.jit, static_argnums=5)
+    def _colour(ia, ib, inv_a, inv_b, count, cap):
         cons = SimpleNamespace(ia=ia, ib=ib, inv_mass_a=inv_a, inv_inertia_a=inv_a, inv_mass_b=inv_b, inv_inertia_b=inv_b)
-        return colour_pairs(cons, count, n + 1)
+        return colour_pairs(cons, count, n + 1, cap)
 
-    for _ in range(20):
+    for trial in range(40):
+        cap = (None, 2, 3, n)[trial % 4]  # None and n: no cap; 2, 3: full colours are skipped
         m = 24  # one shape: one compile
         ia = rng.integers(0, n - 1, size=m)
         ib = np.minimum(ia + rng.integers(1, n - 1, size=m), n - 1)
@@ -253,18 +256,19 @@ def test_graph_colouring_is_greedy_and_proper():
         moving[n] = False
         count = int(rng.integers(0, m + 1))
         inv_a, inv_b = (jnp.asarray(np.where(moving[x], 1.0, 0.0)[None], jnp.float32) for x in (ia, ib))
-        table, used = _colour(jnp.asarray(ia[None]), jnp.asarray(ib[None]), inv_a, inv_b, count)
+        table, used = _colour(jnp.asarray(ia[None]), jnp.asarray(ib[None]), inv_a, inv_b, count, cap)
         table = np.asarray(table)
+        assert table.shape[1] == min(m, n, cap or n)
         colours, taken = [], [set() for _ in range(n + 1)]
         for k in range(count):
             bodies = [x for x in (ia[k], ib[k]) if moving[x]]
             c = 0
-            while any(c in taken[x] for x in bodies):
+            while any(c in taken[x] for x in bodies) or (cap is not None and colours.count(c) >= cap):
                 c += 1
             for x in bodies:
                 taken[x].add(c)
             colours.append(c)
-        assert int(used) == (max(colours) + 1 if colours else 0)
+        assert int(used) == (max(colours) + 1 if colours else 0) <= table.shape[0]
         for c in range(table.shape[0]):
             listed = sorted(int(k) for k in table[c] if k < m)
             assert listed == [k for k in range(count) if colours[k] == c]

@@ -467,11 +467,17 @@ def _max_diff(a, b):
                for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
-def test_auto_layout_rule():
+def test_auto_layout_rule(monkeypatch, request):
     """``"auto"``: one scene steps with "active" below AUTO_COLOURS_FROM touching pairs in the last
     step and with "colours" from there on; a vmapped batch of more than one scene with "active"; a
-    batch of one like one scene; derivatives through "active"."""
+    batch of one like one scene; derivatives through "active". Colours are left uncapped here: on
+    this row of circles, colours of at most 3 pairs (the default cap) happen to update in the active
+    order, and the check below needs the two orders to differ."""
     from rizzlib.jax2d import stepping
+
+    monkeypatch.setattr(stepping, "COLOUR_SLOTS_FRACTION", None)
+    stepping.auto_step.cache_clear()  # auto_step is cached by StaticConfig: built anew, uncapped
+    request.addfinalizer(stepping.auto_step.cache_clear)  # and again afterwards, capped
 
     static = StaticConfig(num_polygons=1, num_circles=9, num_joints=0, num_thrusters=0, solver_layout="auto")
     lay = {k: dataclasses.replace(static, solver_layout=k) for k in ("active", "colours")}

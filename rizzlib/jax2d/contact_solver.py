@@ -394,7 +394,7 @@ def solve_contacts(cons: ContactConstraints, sched: PairSchedule, target, mask, 
 
 
 
-def colour_pairs(cons: ContactConstraints, count, num_rows: int):
+def colour_pairs(cons: ContactConstraints, count, num_rows: int, max_slots: int | None = None):
     """Greedy colouring of the constraint graph (Box2D v3's graph colouring).
 
     The touching pairs, in schedule order, each take the lowest colour that neither of its moving
@@ -404,27 +404,36 @@ def colour_pairs(cons: ContactConstraints, count, num_rows: int):
     A pair meets at most 2 (N - 2) others through its bodies, so K = 2N - 3 colours always
     suffice, and a colour holds at most N pairs (each has a moving body of its own): no overflow.
 
+    ``max_slots`` S < N caps a colour's pairs: a full colour is skipped like a taken one (Box2D v3
+    also overflows, there to a serial colour). A sweep then solves more, narrower colours, which
+    is cheaper on one scene, where most of a colour's N slots would otherwise stay empty. Full
+    colours block a pair at most (M - 1) // S times, so K = 2N - 3 + (M - 1) // S colours suffice.
+
     Args:
         cons: constraints in compacted order (:func:`compact_active`), shaped (1, M, ...).
         count: () number of touching pairs (they come first).
         num_rows: N + 1, the rows of the velocity arrays (bodies and the padding body).
+        max_slots: the most pairs in one colour (None or >= N: N, no cap).
 
     Returns:
         (table, num_colours): (K, S) pair index of each colour's slots (M marks an empty slot),
-        with K = max(1, min(M, 2N - 3)) and S = max(1, min(M, N)); and () the colours used.
+        with S = max(1, min(M, N, max_slots)) and K = max(1, min(M, 2N - 3 + extra)), extra = 0
+        without a cap and (M - 1) // S with one; and () the colours used.
     """
     ia, ib = cons.ia[0], cons.ib[0]
     m, n = ia.shape[0], num_rows - 1
-    k_max, s_max = max(1, min(m, 2 * n - 3)), max(1, min(m, n))
+    capped = max_slots is not None and max_slots < n
+    s_max = max(1, min(m, n, max_slots if capped else n))
+    k_max = max(1, min(m, 2 * n - 3 + ((m - 1) // s_max if capped else 0)))
     words = -(-k_max // 32)
     moving_a = (cons.inv_mass_a[0] > 0.0) | (cons.inv_inertia_a[0] > 0.0)
     moving_b = (cons.inv_mass_b[0] > 0.0) | (cons.inv_inertia_b[0] > 0.0)
     one = jnp.uint32(1)
 
     def body(k, carry):
-        used, colour = carry
+        used, colour, fill, slot, full = carry
         a, b = ia[k], ib[k]
-        taken = jnp.where(moving_a[k], used[a], 0) | jnp.where(moving_b[k], used[b], 0)  # (W,)
+        taken = jnp.where(moving_a[k], used[a], 0) | jnp.where(moving_b[k], used[b], 0) | full  # (W,)
         free = ~taken
         word = jnp.argmax(free != 0)
         low = free[word] & (~free[word] + one)  # lowest free colour of that word, as one bit
@@ -432,15 +441,18 @@ def colour_pairs(cons: ContactConstraints, count, num_rows: int):
         bit = jnp.zeros((words,), jnp.uint32).at[word].set(low)
         used = used.at[a].set(jnp.where(moving_a[k], used[a] | bit, used[a]))
         used = used.at[b].set(jnp.where(moving_b[k], used[b] | bit, used[b]))
-        return used, colour.at[k].set(c)
+        # rank in its colour, counted here: a cumsum over (M, K) lowers to an O(M^2 K) reduce_window on CPU
+        if capped:
+            full = jnp.where(fill[c] + 1 >= s_max, full | bit, full)
+        return used, colour.at[k].set(c), fill.at[c].add(1), slot.at[k].set(fill[c]), full
 
     used = jnp.zeros((num_rows, words), jnp.uint32)
     colour = jnp.full((m,), k_max, jnp.int32)
-    _, colour = jax.lax.fori_loop(0, count, body, (used, colour))
+    fill, slot = jnp.zeros((k_max,), jnp.int32), jnp.zeros((m,), jnp.int32)
+    init = (used, colour, fill, slot, jnp.zeros((words,), jnp.uint32))
+    _, colour, _, slot, _ = jax.lax.fori_loop(0, count, body, init)
     live = jnp.arange(m) < count
     colour = jnp.where(live, colour, k_max)
-    onehot = colour[:, None] == jnp.arange(k_max)[None, :]  # (M, K)
-    slot = jnp.where(onehot, jnp.cumsum(onehot, axis=0) - 1, 0).sum(axis=1)  # (M,) rank in its colour
     table = jnp.full((k_max + 1, s_max + 1), m, jnp.int32)
     table = table.at[colour, jnp.where(live, slot, s_max)].set(jnp.arange(m, dtype=jnp.int32))
     num_colours = jnp.where(live, colour + 1, 0).max(initial=0)
@@ -448,8 +460,9 @@ def colour_pairs(cons: ContactConstraints, count, num_rows: int):
 
 
 def colour_major(cons: ContactConstraints, table, acc_n, acc_t, num_rows: int):
-    """Lay the compacted pairs out colour by colour: every (1, M, ...) array becomes (K, S, ...),
-    row k holding colour k's pairs (:func:`colour_pairs`'s ``table``). Empty slots get an inactive
+    """Lay the pairs out colour by colour: every (1, M, ...) array becomes (K, S, ...), row k holding
+    colour k's pairs (``table`` (K, S): :func:`colour_pairs`'s, as indices into the order of ``cons``;
+    M marks an empty slot). Empty slots get an inactive
     pair of the padding body (index ``num_rows - 1``, never moves). Done once per step, so a sweep
     reads a colour's constants with one slice instead of a gather per field.
 
@@ -465,7 +478,8 @@ def colour_major(cons: ContactConstraints, table, acc_n, acc_t, num_rows: int):
 
 
 def colour_minor(x, table, m: int):
-    """Undo :func:`colour_major` on a (K, S, ...) array: back to (1, M, ...) compacted order."""
+    """Undo :func:`colour_major` on a (K, S, ...) array: back to (1, M, ...), the order ``table``
+    indexes (pairs not in it get 0)."""
     flat = jnp.zeros((m + 1, *x.shape[2:]), x.dtype).at[table].set(x)
     return flat[None, :m]
 
