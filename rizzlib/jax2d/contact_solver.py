@@ -273,10 +273,16 @@ def compact_active(cons: ContactConstraints, acc_n, acc_t):
         (cons, acc_n, acc_t, order, count): the inputs permuted by ``order`` (M,), and the number
         of pairs with an active point. ``restore_order`` undoes the permutation.
     """
-    live = cons.active[0].any(-1)
-    order = jnp.argsort(~live, stable=True)
+    order, count = touching_first(cons)
     take = lambda x: x[:, order]  # noqa: E731
-    return jax.tree.map(take, cons), take(acc_n), take(acc_t), order, live.sum()
+    return jax.tree.map(take, cons), take(acc_n), take(acc_t), order, count
+
+
+def touching_first(cons: ContactConstraints):
+    """(order (M,), count ()): a stable permutation of one row of M pairs that puts the pairs with
+    an active point first, and how many there are."""
+    live = cons.active[0].any(-1)
+    return jnp.argsort(~live, stable=True), live.sum()
 
 
 def restore_order(x, order):

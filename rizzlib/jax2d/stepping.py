@@ -42,6 +42,7 @@ from rizzlib.jax2d.contact_solver import (
     solve_contacts_active,
     solve_contacts_coloured,
     solve_target,
+    touching_first,
     warm_start_contacts,
 )
 from rizzlib.jax2d.contacts import Bodies, detect_contacts, stack_bodies
@@ -61,7 +62,6 @@ from rizzlib.jax2d.types import SimParams, SimState, StaticConfig
 #: (no cap). See :func:`~rizzlib.jax2d.contact_solver.colour_pairs`'s ``max_slots``. Measured on 2
 #: CPU cores at batch 1 (CPU time, alternating runs): 0.3 steps pile14 1.18x and pyramid10 1.32x
 #: faster than no cap (0.5: 1.24x, 1.17x).
-COLOUR_SLOTS_FRACTION = 0.3
 COLOUR_SLOTS_FRACTION = 0.3
 
 
@@ -157,8 +157,7 @@ def _step(state: SimState, params: SimParams, static: StaticConfig, actions) -> 
             # colour the touching pairs in compacted order, then gather every array straight from
             # schedule order into colour-major layout (one gather per array instead of two)
             num_pairs = cons.ia.shape[1]
-            live = cons.active[0].any(-1)
-            order, count = jnp.argsort(~live, stable=True), live.sum()
+            order, count = touching_first(cons)
             live_first = cons._replace(**{k: getattr(cons, k)[:, order] for k in COLOURING_FIELDS})
             table, num_colours = colour_pairs(live_first, count, static.num_bodies + 1, colour_slots(static))
             table = jnp.concatenate([order, jnp.full((1,), num_pairs, order.dtype)])[table]
