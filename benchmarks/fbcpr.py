@@ -50,7 +50,7 @@ def numpy_step(s: np.ndarray, a: np.ndarray) -> np.ndarray:
     return out
 
 
-def bench_env(batch: int, steps: int, repeats: int) -> dict:
+def bench_env(batch: int, steps: int, repeats: int, min_s: float = 1.0) -> dict:
     rng = np.random.default_rng(0)
     s0 = np.concatenate([rng.uniform(-0.9, 0.9, (batch, 2)), np.zeros((batch, 2))], 1).astype(np.float32)
     acts = rng.uniform(-1, 1, (steps, batch, 2)).astype(np.float32)
@@ -69,7 +69,8 @@ def bench_env(batch: int, steps: int, repeats: int) -> dict:
     np.testing.assert_allclose(numpy_step(s0, acts[0]), np.asarray(env.step_batch(s0j, aj[0])), atol=1e-5)
     ours_same = np.mean(np.all(np.abs(peer() - final_ours) < 1e-3, axis=1))
     assert ours_same > 0.99, ours_same
-    best = best_run_seconds({"ours": lambda: jax.block_until_ready(ours(s0j, aj)), "peer": peer}, repeats=repeats)
+    best = best_run_seconds({"ours": lambda: jax.block_until_ready(ours(s0j, aj)), "peer": peer}, repeats=repeats,
+                            min_s=min_s)
     o, p = batch * steps / best["ours"], batch * steps / best["peer"]
     return {"what": "env steps/s (point mass)", "batch": batch, "ours_per_s": o, "peer": "numpy loop, same dynamics",
             "peer_per_s": p, "ratio": o / p}
