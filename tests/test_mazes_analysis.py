@@ -142,3 +142,29 @@ def test_teacher_forced_predictions_are_the_argmax_and_pad_after_the_end():
         teacher_forced_correct(model, data),
         (pred == truth) & (np.arange(pred.shape[1]) < n_ans.numpy()[:, None]),
     )
+
+
+@pytest.mark.parametrize("objective", ["ntp", "mlmu"])
+def test_teacher_forced_predictions_with_excluded_ids_are_the_argmax_over_the_rest(objective):
+    data = _batch(seed=3)
+    model = init_model(PRESETS.smoke.model_config(objective, data.vocab.model_size), 2)
+    P, n_ans = int(data.prompt_lengths[0]), data.answer_mask.sum(1)
+    plain = teacher_forced_predictions(model, data)
+    # exclude what the model ranks first most often, plus the end token: the argmax must move
+    top = int(np.bincount(plain[plain != data.vocab.pad_id]).argmax())
+    exclude = (top, data.vocab.answer_end_id)
+    pred = teacher_forced_predictions(model, data, exclude=exclude)
+    keep = torch.ones(model.cfg.vocab_size, dtype=torch.bool)
+    keep[list(exclude)] = False
+    with torch.no_grad():
+        for t in range(pred.shape[1]):
+            logits = next_logits(model.eval(), data.ids, P + t)
+            expect = keep.nonzero().squeeze(1)[logits[:, keep].argmax(-1)].masked_fill(t >= n_ans, data.vocab.pad_id)
+            assert pred[:, t].tolist() == expect.tolist()
+    scored = np.arange(pred.shape[1]) < n_ans.numpy()[:, None]
+    assert not np.isin(pred[scored], exclude).any() and (plain[scored] == top).any()
+    for bad in ((-1,), (model.cfg.vocab_size,)):
+        with pytest.raises(ValueError, match="exclude"):
+            teacher_forced_predictions(model, data, exclude=bad)
+    with pytest.raises(ValueError, match="exclude"):
+        teacher_forced_predictions(model, data, exclude=tuple(range(model.cfg.vocab_size)))

@@ -55,16 +55,26 @@ def fork_counts(mazes: MazeBatch) -> np.ndarray:
 
 
 @torch.no_grad()
-def teacher_forced_predictions(model, batch: TokenBatch, chunk: int = 256) -> np.ndarray:
+def teacher_forced_predictions(model, batch: TokenBatch, chunk: int = 256, exclude: tuple[int, ...] = ()) -> np.ndarray:
     """(N, S) int argmax token at each answer position given the true earlier path tokens.
 
     Next token: one causal pass. MLM-U: for answer step t the visible set is the prompt and the true
     answer tokens before t (the left-to-right context of greedy decoding), one pass per step.
-    Entries after a maze's end token are ``pad_id``. All mazes must share one prompt length.
+    ``exclude``: token ids the argmax skips (their logits set to -inf), e.g. the end token, to ask
+    which *cell* the model ranks first. Entries after a maze's end token are ``pad_id``. All mazes
+    must share one prompt length.
     """
     P = int(batch.prompt_lengths[0])
     if not bool((batch.prompt_lengths == P).all()):
         raise ValueError("batch must hold one grid size (one prompt length); split it by size first")
+    V = model.cfg.vocab_size
+    bad = [int(i) for i in exclude if not 0 <= int(i) < V]
+    if bad:
+        raise ValueError(f"exclude must hold token ids in [0, {V - 1}]; got {bad}")
+    if len(set(int(i) for i in exclude)) >= V:
+        raise ValueError("exclude must leave at least one token id to predict")
+    drop = torch.zeros(V, dtype=torch.bool)
+    drop[list(int(i) for i in exclude)] = True
     n_ans = batch.answer_mask.sum(1)
     S = int(n_ans.max())
     out = np.full((len(batch), S), batch.vocab.pad_id, dtype=np.int64)
@@ -73,15 +83,14 @@ def teacher_forced_predictions(model, batch: TokenBatch, chunk: int = 256) -> np
     for rows in torch.arange(len(batch)).split(chunk):
         ids = batch.ids[rows, : P + S]
         if isinstance(model, NextTokenModel):
-            pred = model(ids[:, : P + S - 1])[:, P - 1 :].argmax(-1)  # row t predicts token t + 1
+            pred = model(ids[:, : P + S - 1])[:, P - 1 :].masked_fill(drop, -torch.inf).argmax(-1)  # row t predicts t + 1
         elif isinstance(model, MLMUModel):
             pred = torch.empty((len(rows), S), dtype=torch.long)
             for t in range(S):
                 visible = torch.zeros_like(ids, dtype=torch.bool)
                 visible[:, : P + t] = True
-                pred[:, t] = model(ids, visible, torch.full((len(rows), 1), P + t, dtype=torch.long))[
-                    :, 0
-                ].argmax(-1)
+                logits = model(ids, visible, torch.full((len(rows), 1), P + t, dtype=torch.long))[:, 0]
+                pred[:, t] = logits.masked_fill(drop, -torch.inf).argmax(-1)
         else:
             raise ValueError(f"model must be an MLMUModel or a NextTokenModel; got {type(model).__name__}")
         scored = torch.arange(S)[None, :] < n_ans[rows, None]
