@@ -16,7 +16,17 @@ c = 0, widen the offset range as accuracy rises); the arith checkpoint beside th
     python scripts/icl_train.py --eval-only --out rizzlib/icl/checkpoints/icl_llama_arith.safetensors
 
 Its record goes to ``<stem>.md`` beside it (the default checkpoint's to ``README.md``), and only the
-trained tasks are evaluated.
+trained tasks are evaluated. That checkpoint saw 12 demonstrations per sequence and fails past them;
+the long one goes on from it (``--init``: its weights, its curriculum stage) with 70 demonstrations
+per sequence, a two-stage length curriculum:
+
+    nice -n 15 python scripts/icl_train.py --tasks arith --curriculum \
+        --init rizzlib/icl/checkpoints/icl_llama_arith.safetensors --seq-len 352 --batch-size 8 --lr 5e-4 \
+        --steps 20000 --max-minutes 70 --out rizzlib/icl/checkpoints/icl_llama_arith_long.safetensors
+
+Every save also writes ``<stem>.resume.pt`` (optimizer moments, data generator, logs; not shipped,
+deleted at the end); a run cut before its end goes on with ``--resume --out <checkpoint>`` exactly
+as if it had not stopped.
 """
 
 from __future__ import annotations
@@ -59,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--curriculum", action="store_true", help="arith offsets from c = 0, widened as accuracy rises")
     parser.add_argument("--threshold", type=float, default=OffsetCurriculum.threshold, help="curriculum: accuracy that widens")
     parser.add_argument("--window", type=int, default=OffsetCurriculum.window, help="curriculum: steps averaged")
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
+    parser.add_argument("--warmup", type=int, default=TrainConfig.warmup, help="warm-up steps")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="start from this checkpoint's weights (with --curriculum, at the offsets it reached)")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on from --out's last save and its resume file (a run cut before its end)")
     parser.add_argument("--eval-only", action="store_true", help="re-evaluate the saved checkpoint")
     args = parser.parse_args(argv)
     if args.task_weights is None:
@@ -68,40 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     tok = make_tokenizer()
     command = "python scripts/icl_train.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if not args.eval_only:
-        cur = OffsetCurriculum(threshold=args.threshold, window=args.window) if args.curriculum else None
-        cfg = TrainConfig(
-            steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, max_minutes=args.max_minutes,
-            tasks=tuple(args.tasks), task_weights=tuple(args.task_weights), curriculum=cur,
-        )
-        model = build_model(MODEL, seed=cfg.seed)
-        t0 = time.perf_counter()
-
-        def save(step, m, final=False, **state):
-            extra = {
-                **state,
-                "train": dataclasses.asdict(cfg),
-                "steps_done": step,
-                "wall_s": round(time.perf_counter() - t0, 1),
-                "final": final,
-                "command": command,
-                "machine": f"{platform.machine()} CPU shared with other jobs, torch {torch.__version__}, "
-                f"{args.threads} thread, Python {platform.python_version()}",
-                "parameters": count_parameters(m),
-            }
-            save_checkpoint(m, args.out, extra=extra)
-            print(f"saved step {step} at {extra['wall_s']} s {state}", flush=True)
-
-        hist = train(model, tok, cfg, callback=save)
-        state = {}
-        if cur:
-            acc = hist["arith_acc"]
-            state = {
-                "n_offsets": hist["n_offsets"][-1],
-                "promotions": hist["promotions"],
-                "arith_acc_every_50": [round(float(np.nanmean(acc[i : i + 50])), 4) for i in range(0, len(acc), 50)],
-            }
-        save(hist["steps"], model, final=True, **state)
-        print("loss every 100:", [round(v, 3) for v in hist["loss"][::100]], state, flush=True)
+        run_train(args, tok, command)
     model, extra = load_checkpoint(args.out)
     from rizzlib.icl.evaluate import CHECKPOINT_EVAL, CHECKPOINT_TEST_EVAL, evaluate_shots
 
@@ -121,11 +104,84 @@ def main(argv: list[str] | None = None) -> int:
         extra["stage_evaluation"] = {"settings": {**settings, **stage}, "result": evaluate_shots(model, tok, **settings | stage)}
         extra["stage_evaluation"]["eval_s"] = round(time.perf_counter() - t0, 1)
         extra["stage_test_evaluation"] = {"settings": {**test_settings, **stage}, "result": evaluate_shots(model, tok, **test_settings | stage)}
-    extra["model"] = dataclasses.asdict(MODEL)
+    extra["model"] = dataclasses.asdict(model.rizzlib_config)
     save_checkpoint(model, args.out, extra=extra)
     write_readme(args.out, extra)
     print(json.dumps(extra["evaluation"], indent=1))
     return 0
+
+
+def resume_path(out: Path) -> Path:
+    """Where a run keeps what it needs to go on after a cut (optimizer, data generator, logs): not shipped."""
+    return out.with_name(out.stem + ".resume.pt")
+
+
+def run_train(args, tok, command: str) -> None:
+    """Train (or, with ``--resume``, go on training) and save ``args.out`` every 250 steps and at the end."""
+    state = None
+    if args.resume:
+        if not resume_path(args.out).is_file():
+            raise FileNotFoundError(f"--resume needs {resume_path(args.out)}, written by a run cut before its end")
+        model, prev = load_checkpoint(args.out)
+        if prev.get("final"):
+            raise ValueError(f"--resume: {args.out} is a finished run; nothing to go on with")
+        state = torch.load(resume_path(args.out), weights_only=False)
+        if state["done"] != prev["steps_done"]:
+            raise ValueError(f"--resume: the resume file is at step {state['done']}, the checkpoint at {prev['steps_done']}")
+        train_kw = {**prev["train"], "tasks": tuple(prev["train"]["tasks"]), "task_weights": tuple(prev["train"]["task_weights"])}
+        cur = train_kw.pop("curriculum")
+        cfg = TrainConfig(**train_kw, curriculum=OffsetCurriculum(**cur) if cur else None)
+        command, init = prev["command"], prev.get("init")
+        resumed = prev.get("resumed_at", []) + [state["done"]]
+    else:
+        init = None
+        if args.init is not None:
+            model, init_extra = load_checkpoint(args.init)
+            init = {key: init_extra.get(key) for key in ("command", "steps_done", "wall_s", "n_offsets", "promotions")}
+            init.update(checkpoint=args.init.name, seq_len=init_extra["train"]["seq_len"])
+        else:
+            model = build_model(MODEL, seed=TrainConfig.seed)
+        start = (init or {}).get("n_offsets") or 1
+        cur = OffsetCurriculum(start=start, threshold=args.threshold, window=args.window) if args.curriculum else None
+        cfg = TrainConfig(
+            steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, max_minutes=args.max_minutes,
+            lr=args.lr, warmup=args.warmup, tasks=tuple(args.tasks), task_weights=tuple(args.task_weights), curriculum=cur,
+        )
+        resumed = []
+
+    def save(step, m, final=False, state=None, wall_s=None, **info):
+        extra = {
+            **info,
+            "train": dataclasses.asdict(cfg),
+            "steps_done": step,
+            "wall_s": round(state["elapsed_s"] if state else wall_s, 1),
+            "final": final,
+            "command": command,
+            "machine": f"{platform.machine()} CPU shared with other jobs, torch {torch.__version__}, "
+            f"{args.threads} thread, Python {platform.python_version()}",
+            "parameters": count_parameters(m),
+        }
+        if init:
+            extra["init"] = init
+        if resumed:
+            extra["resumed_at"] = resumed
+        save_checkpoint(m, args.out, extra=extra)
+        if state is not None:
+            torch.save(state, resume_path(args.out))
+        print(f"saved step {step} at {extra['wall_s']} s {info}", flush=True)
+
+    hist = train(model, tok, cfg, callback=save, resume=state)
+    info = {}
+    if cfg.curriculum:
+        acc = hist["arith_acc"]
+        info = {
+            "n_offsets": hist["promotions"][-1][1] if hist["promotions"] else cfg.curriculum.start,
+            "promotions": hist["promotions"],
+            "arith_acc_every_50": [round(float(np.nanmean(acc[i : i + 50])), 4) for i in range(0, len(acc), 50)],
+        }
+    save(hist["steps"], model, final=True, wall_s=hist["wall_s"], **info)
+    resume_path(args.out).unlink(missing_ok=True)
+    print("loss every 100:", [round(v, 3) for v in hist["loss"][::100]], info, flush=True)
 
 
 def readme_path(path: Path) -> Path:
@@ -166,6 +222,16 @@ def write_readme(path: Path, extra: dict) -> None:
         f"wall time {extra['wall_s'] / 60:.1f} min.",
         "",
     ]
+    if extra.get("init"):
+        init = extra["init"]
+        lines += [
+            f"Started from `{init['checkpoint']}` ({init['steps_done']} steps of {init['seq_len']}-token sequences, "
+            f"{init['wall_s'] / 60:.1f} min, `{init['command']}`), so the whole training took "
+            f"{(init['wall_s'] + extra['wall_s']) / 60:.1f} min.",
+            "",
+        ]
+    if extra.get("resumed_at"):
+        lines += [f"Cut and resumed (`--resume`) at steps {extra['resumed_at']}.", ""]
     if extra["train"].get("curriculum"):
         lines += [
             f"Curriculum: {json.dumps(extra['train']['curriculum'])}; arith offsets widened at "

@@ -155,3 +155,120 @@ def test_train_script_curriculum_run_records_its_schedule_and_evaluates_arith_on
     record = (tmp_path / "arith.md").read_text()
     assert "Curriculum:" in record and "| arith | model |" in record and "c in 0..0" in record
     assert json.loads(json.dumps(extra))  # metadata stays plain JSON
+
+
+class _Cut(Exception):
+    """Stands for a run killed right after a save."""
+
+
+def test_train_resumed_from_a_cut_equals_the_uncut_run(monkeypatch):
+    tok = make_tokenizer()
+    cfg = TrainConfig(steps=7, batch_size=2, seq_len=48, warmup=2, tasks=("arith",), task_weights=(1.0,),
+                      curriculum=OffsetCurriculum(threshold=0.5, window=2))
+    # an untrained model's accuracy is ~0: a stand-in read from the batch moves the curriculum
+    monkeypatch.setattr(train_mod, "later_digit_accuracy", lambda logits, ids, *a: float(int(ids.sum()) % 3 > 0))
+    whole = tiny_llama(len(tok), seed=3, hidden=16, layers=1)
+    hist = train(whole, tok, cfg, progress=False)
+    saved = {}
+
+    def cut_at_3(step, model, state, **info):
+        saved.update(weights={k: v.clone() for k, v in model.state_dict().items()}, state=state, info=info)
+        raise _Cut
+
+    first = tiny_llama(len(tok), seed=3, hidden=16, layers=1)
+    with pytest.raises(_Cut):
+        train(first, tok, cfg, progress=False, callback=cut_at_3, save_every=3)
+    assert saved["state"]["done"] == 3 and saved["info"]["n_offsets"] == saved["state"]["n_offsets"]
+    again = tiny_llama(len(tok), seed=99, hidden=16, layers=1)  # other weights: all must come from the save
+    again.load_state_dict(saved["weights"])
+    rest = train(again, tok, cfg, progress=False, resume=saved["state"])
+    assert rest["steps"] == 7 and rest["loss"] == hist["loss"]
+    assert rest["arith_acc"] == hist["arith_acc"]
+    assert rest["n_offsets"] == hist["n_offsets"] and rest["promotions"] == hist["promotions"]
+    assert len(hist["promotions"]) >= 2  # the cut fell inside a moving curriculum
+    for name, w in whole.state_dict().items():
+        assert torch.equal(w, again.state_dict()[name]), name
+
+
+def test_train_rejects_a_resume_state_that_does_not_fit():
+    tok = make_tokenizer()
+    cfg = TrainConfig(steps=4, batch_size=2, seq_len=32, warmup=1, tasks=("arith",), task_weights=(1.0,))
+    states = []
+    train(tiny_llama(len(tok), seed=0, hidden=16, layers=1), tok, cfg, progress=False,
+          callback=lambda step, model, state: states.append(state), save_every=2)
+    assert [s["done"] for s in states] == [2, 4]
+    bad = {**states[0], "losses": states[0]["losses"][:1]}
+    with pytest.raises(ValueError, match="resume"):
+        train(tiny_llama(len(tok), seed=0, hidden=16, layers=1), tok, cfg, progress=False, resume=bad)
+    with pytest.raises(ValueError, match="save_every"):
+        train(tiny_llama(len(tok), seed=0, hidden=16, layers=1), tok, cfg, progress=False, save_every=0)
+
+
+def _script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "icl_train.py"
+    spec = importlib.util.spec_from_file_location("icl_train_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_train_script_init_goes_on_from_a_checkpoint_and_resume_finishes_a_cut_run(tmp_path, monkeypatch):
+    import functools
+
+    import rizzlib.icl.evaluate as ev
+    from rizzlib.icl.model import load_checkpoint
+
+    monkeypatch.setattr(ev, "CHECKPOINT_EVAL", {**ev.CHECKPOINT_EVAL, "shots": [0, 1], "episodes": 1, "queries": 4})
+    monkeypatch.setattr(ev, "CHECKPOINT_TEST_EVAL", {**ev.CHECKPOINT_TEST_EVAL, "shots": [1], "episodes": 1, "queries": 4})
+    script = _script()
+    real_train = script.train
+    monkeypatch.setattr(train_mod, "later_digit_accuracy", lambda *a: 1.0)  # every step masters its stage
+    monkeypatch.setattr(script, "train", functools.partial(real_train, save_every=2))
+    common = ["--tasks", "arith", "--curriculum", "--batch-size", "2", "--seq-len", "32", "--warmup", "1"]
+    stage1 = tmp_path / "stage1.safetensors"
+    assert script.main(common + ["--steps", "2", "--threshold", "0.01", "--window", "1", "--out", str(stage1)]) == 0
+    _, first = load_checkpoint(stage1)
+    assert first["n_offsets"] == 3 and not script.resume_path(stage1).exists()  # promoted after each step
+
+    # the second stage starts from the first's weights, at the offsets it reached
+    long_args = ["--tasks", "arith", "--curriculum", "--batch-size", "2", "--seq-len", "48", "--warmup", "1", "--window", "1",
+                 "--steps", "5", "--lr", "3e-4", "--init", str(stage1)]
+    whole = tmp_path / "whole.safetensors"
+    assert script.main(long_args + ["--out", str(whole)]) == 0
+    model_whole, extra = load_checkpoint(whole)
+    assert extra["train"]["curriculum"]["start"] == 3 and extra["train"]["seq_len"] == 48 and extra["train"]["lr"] == 3e-4
+    assert extra["init"]["checkpoint"] == "stage1.safetensors" and extra["init"]["steps_done"] == 2
+    assert extra["init"]["seq_len"] == 32 and extra["init"]["n_offsets"] == 3
+    assert extra["promotions"] == [[1, 4], [2, 5], [3, 6], [4, 7], [5, 8]] and extra["n_offsets"] == 8
+    assert "resumed_at" not in extra
+    record = (tmp_path / "whole.md").read_text()
+    assert "Started from `stage1.safetensors` (2 steps of 32-token sequences" in record
+
+    # the same run killed after its save at step 4, then resumed, ends with the same weights
+    def cut_after_4(*a, callback, **kw):
+        def cb(step, model, **info):
+            callback(step, model, **info)
+            if step == 4:
+                raise _Cut
+        return real_train(*a, callback=cb, save_every=2, **kw)
+
+    cut = tmp_path / "cut.safetensors"
+    monkeypatch.setattr(script, "train", cut_after_4)
+    with pytest.raises(_Cut):
+        script.main(long_args + ["--out", str(cut)])
+    _, half = load_checkpoint(cut)
+    assert not half["final"] and half["steps_done"] == 4 and script.resume_path(cut).is_file()
+    monkeypatch.setattr(script, "train", functools.partial(real_train, save_every=2))
+    assert script.main(["--resume", "--out", str(cut)]) == 0
+    model_cut, resumed = load_checkpoint(cut)
+    assert resumed["final"] and resumed["steps_done"] == 5 and resumed["resumed_at"] == [4]
+    assert resumed["command"] == extra["command"].replace("whole.safetensors", "cut.safetensors")
+    assert resumed["promotions"] == extra["promotions"] and resumed["init"] == extra["init"]
+    assert not script.resume_path(cut).exists()
+    for name, w in model_whole.state_dict().items():
+        assert torch.equal(w, model_cut.state_dict()[name]), name
+    with pytest.raises(FileNotFoundError, match="resume"):
+        script.main(["--resume", "--out", str(cut)])

@@ -13,6 +13,7 @@ time the learner masters the current one.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -194,30 +195,53 @@ def lr_at(step: int, cfg: TrainConfig, time_frac: float = 0.0) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
 
-def train(model, tokenizer, cfg: TrainConfig, progress: bool = True, callback=None) -> dict:
+def train(
+    model, tokenizer, cfg: TrainConfig, progress: bool = True, callback=None, resume: dict | None = None,
+    save_every: int = 250,
+) -> dict:
     """Meta-train ``model`` in place. Returns {"loss": [...], "steps": n done, "wall_s": seconds}.
 
     With ``cfg.curriculum`` it also returns "arith_acc" (per step, see :class:`OffsetCurriculum`),
     "n_offsets" (per step) and "promotions" ([(step, new offset count), ...]).
-    ``callback(step, model)`` (optional) runs every 250 steps, e.g. to save a checkpoint; with a
-    curriculum it is called as ``callback(step, model, n_offsets=..., promotions=...)``.
+    ``callback(step, model, state=...)`` (optional) runs every ``save_every`` steps, e.g. to save a
+    checkpoint; with a curriculum it also gets ``n_offsets=...`` and ``promotions=...``. ``state`` is
+    everything a cut run needs to go on (optimizer moments, the data generator, the logs, the
+    curriculum stage, the wall time spent): passing it back as ``resume`` (with the model's weights
+    of that step) continues the run exactly where it stopped, as if it had never stopped.
     """
     from tqdm.auto import tqdm
 
+    check_int_range("save_every", save_every, 1, None)
     rng = np.random.default_rng(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
-    model.train()
-    losses: list[float] = []
-    start = time.perf_counter()
-    done = 0
     cur = cfg.curriculum
-    n_offsets = cur.start if cur else 10
-    accs: list[float] = []
-    stage_accs: list[float] = []
-    offsets_log: list[int] = []
-    promotions: list[tuple[int, int]] = []
-    bar = tqdm(range(cfg.steps), disable=not progress, desc="meta-train", mininterval=30)
+    res = resume or {}
+    done = int(res.get("done", 0))
+    losses: list[float] = list(res.get("losses", []))
+    n_offsets = int(res.get("n_offsets", cur.start if cur else 10))
+    accs: list[float] = list(res.get("accs", []))
+    stage_accs: list[float] = list(res.get("stage_accs", []))
+    offsets_log: list[int] = list(res.get("offsets_log", []))
+    promotions: list[tuple[int, int]] = [tuple(p) for p in res.get("promotions", [])]
+    if resume is not None:
+        if len(losses) != done or done > cfg.steps:
+            raise ValueError(f"resume must hold {done} <= steps={cfg.steps} logged steps; got {len(losses)} losses")
+        opt.load_state_dict(resume["optimizer"])
+        rng.bit_generator.state = resume["rng"]
+    model.train()
+    start = time.perf_counter() - float(res.get("elapsed_s", 0.0))
+
+    def snapshot() -> dict:
+        return {
+            "done": done, "elapsed_s": time.perf_counter() - start, "optimizer": copy.deepcopy(opt.state_dict()),
+            "rng": rng.bit_generator.state, "losses": list(losses), "n_offsets": n_offsets, "accs": list(accs),
+            "stage_accs": list(stage_accs), "offsets_log": list(offsets_log), "promotions": list(promotions),
+        }
+
+    bar = tqdm(range(done, cfg.steps), disable=not progress, desc="meta-train", mininterval=30)
     for step in bar:
+        if cfg.max_minutes and time.perf_counter() - start > 60 * cfg.max_minutes:
+            break
         for g in opt.param_groups:
             elapsed = (time.perf_counter() - start) / 60
             g["lr"] = lr_at(step, cfg, elapsed / cfg.max_minutes if cfg.max_minutes else 0.0)
@@ -246,13 +270,9 @@ def train(model, tokenizer, cfg: TrainConfig, progress: bool = True, callback=No
             if cur:
                 post.update(offsets=n_offsets, arith_acc=f"{np.nanmean(accs[-50:]):.3f}")
             bar.set_postfix(post)
-        if callback is not None and done % 250 == 0:
-            if cur:
-                callback(done, model, n_offsets=n_offsets, promotions=list(promotions))
-            else:
-                callback(done, model)
-        if cfg.max_minutes and time.perf_counter() - start > 60 * cfg.max_minutes:
-            break
+        if callback is not None and done % save_every == 0:
+            info = {"n_offsets": n_offsets, "promotions": list(promotions)} if cur else {}
+            callback(done, model, state=snapshot(), **info)
     model.eval()
     out = {"loss": losses, "steps": done, "wall_s": time.perf_counter() - start}
     if cur:
