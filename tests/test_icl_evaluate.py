@@ -181,3 +181,45 @@ def test_curriculum_verdict_follows_the_record():
         curriculum_verdict(1, 1.0, [], 1, shots, [0.1, 0.1, 0.1])
     with pytest.raises(ValueError, match="same length"):
         curriculum_verdict(1, 1.0, [], 10, shots, [0.1, 0.1])
+
+
+def test_shots_verdict_follows_the_two_curves():
+    from rizzlib.icl.report import shots_verdict
+
+    shots = [0, 1, 8, 64]
+    ideal = [0.1, 1.0, 1.0, 1.0]
+    flat = shots_verdict("arith", shots, [0.1, 0.1, 0.12, 0.1], ideal, 0.1)
+    assert "goes from 0.10 with no demonstrations to 0.10 at 64 shots" in flat and "perfect from 1 shot." in flat
+    assert "does not learn arith in context" in flat
+    peak = shots_verdict("arith", shots, [0.0, 0.6, 0.7, 0.1], ideal, 0.1, learner="the short model")
+    assert "the short model goes from" in peak and "peaks at 0.70 with 8 shots and loses 0.60 by 64" in peak
+    rising = shots_verdict("keycls", shots, [0.2, 0.3, 0.5, 0.6], [0.0, 0.3, 0.7, 0.9], 0.125)
+    assert "the ideal learner reaches 0.90 at 64 shots" in rising and "best 0.60, at 64 shots" in rising
+    assert "gap to the ideal learner at 64 shots is 0.30: what a small" in rising
+    close = shots_verdict("cipher", shots, [0.0, 0.3, 0.9, 0.97], [0.0, 0.3, 0.99, 1.0], 0.0)
+    assert "perfect from 8 shots" in close and "is 0.03." in close and "peaks" not in close
+    with pytest.raises(ValueError, match="same length"):
+        shots_verdict("arith", shots, [0.1], ideal, 0.1)
+    with pytest.raises(ValueError, match="ascending"):
+        shots_verdict("arith", [8, 1], [0.1, 0.1], [1.0, 1.0], 0.1)
+
+
+def test_many_shot_verdict_says_what_longer_sequences_changed():
+    from rizzlib.icl.report import many_shot_verdict
+
+    shots = [0, 1, 8, 32, 64, 128]
+    ideal = [0.1] + [1.0] * 5
+    short = [0.0, 0.6, 0.7, 0.09, 0.09, 0.1]
+    fixed = many_shot_verdict(shots, short, [0.0, 0.6, 0.9, 0.95, 0.96, 0.05], ideal, 12, 70, 10)
+    assert "scores 0.60 to 0.96 from 1 to 64 shots on the full task, against the ideal learner's 1.00 to 1.00" in fixed
+    assert "0.95 at 32, 0.96 at 64 shots, where the model trained on 12 scores 0.09, 0.09: it no longer collapses" in fixed
+    assert "0.05 at 128 shots: it falls to chance beyond" in fixed and "reached all 10 offsets" in fixed
+    held = many_shot_verdict(shots, [0.0, 0.6, 0.7, 0.5, 0.5, 0.4], [0.0, 0.6, 0.9, 0.95, 0.96, 0.93], ideal, 12, 70, 8)
+    assert "it holds past the old training length" in held and "it carries the rule beyond" in held
+    assert "reached 8 of 10 offsets, so 20% of the full task's episodes" in held
+    lost = many_shot_verdict(shots, short, [0.0, 0.6, 0.9, 0.05, 0.08, 0.5], ideal, 12, 70, 9)
+    assert "it still fails past the old training length" in lost and "it loses 0.40 beyond" in lost
+    with pytest.raises(ValueError, match="same length"):
+        many_shot_verdict(shots, short, short[:2], ideal, 12, 70, 9)
+    with pytest.raises(ValueError, match="fit_short"):
+        many_shot_verdict(shots, short, short, ideal, 70, 12, 9)

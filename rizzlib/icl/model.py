@@ -20,6 +20,9 @@ CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "icl_llama.safete
 ARITH_CHECKPOINT = CHECKPOINT.parent / "icl_llama_arith.safetensors"
 """The same small Llama trained on offset arithmetic alone with the offset curriculum
 (``scripts/icl_train.py --tasks arith --curriculum``; its record is ``icl_llama_arith.md`` beside it)."""
+ARITH_LONG_CHECKPOINT = CHECKPOINT.parent / "icl_llama_arith_long.safetensors"
+""":data:`ARITH_CHECKPOINT` trained on: sequences of 70 demonstrations instead of 12, the curriculum
+going on from the offsets it reached (``scripts/icl_train.py --init ...``; record ``icl_llama_arith_long.md``)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -272,3 +272,86 @@ def curriculum_verdict(
                        f"1/{n_offsets} = {blind:.2f}, it scores {s_best:.2f} at {s_k} shots (no demonstrations: {s_zero:.2f}): "
                        + ("it reads the offset from the demonstrations." if reads else "it does not read the offset yet."))
     return " ".join(out)
+
+
+def _at(shots: Sequence[int], acc: Sequence[float], keep) -> list[tuple[int, float]]:
+    return [(int(k), float(a)) for k, a in zip(shots, acc) if keep(k)]
+
+
+def shots_verdict(task: str, shots: Sequence[int], model: Sequence[float], ideal: Sequence[float], chance: float,
+                  learner: str = "the small Llama", margin: float = 0.1) -> str:
+    """Neural against ideal learner along the shot axis, in sentences generated from the two curves.
+
+    Args:
+        task: the task's name, as printed.
+        shots: shot counts (ascending, at least one above 0); ``model``, ``ideal``: accuracy at each.
+        chance: accuracy of guessing; ``margin``: what counts as a difference.
+    """
+    if len(shots) != len(model) or len(shots) != len(ideal):
+        raise ValueError("shots, model and ideal must have the same length")
+    if list(shots) != sorted(shots) or max(shots, default=0) < 1:
+        raise ValueError(f"shots must be ascending with at least one above 0; got {list(shots)}")
+    with_demos = _at(shots, model, lambda k: k > 0)
+    best_k, best = max(with_demos, key=lambda ka: (ka[1], -ka[0]))
+    last_k, last = with_demos[-1]
+    ideal_last = float(ideal[-1])
+    perfect = [k for k, a in _at(shots, ideal, lambda k: k > 0) if a >= 0.99]
+    zero = f"{model[list(shots).index(0)]:.2f} with no demonstrations" if 0 in shots else f"{with_demos[0][1]:.2f} at {with_demos[0][0]} shots"
+    ideal_part = (f"the ideal learner is perfect from {perfect[0]} shot{'s' if perfect[0] > 1 else ''}" if perfect
+                  else f"the ideal learner reaches {ideal_last:.2f} at {last_k} shots")
+    out = f"On {task}, {learner} goes from {zero} to {last:.2f} at {last_k} shots; {ideal_part}"
+    if best < chance + margin:
+        return out + f". The neural learner stays within {margin:g} of chance ({chance:.2f}) at every shot count: it does not learn {task} in context."
+    if last < best - margin:
+        return out + (f". The neural learner peaks at {best:.2f} with {best_k} shots and loses {best - last:.2f} by {last_k}: "
+                      "more demonstrations than it was trained to read hurt it.")
+    gap = ideal_last - last
+    return out + (f". More shots keep helping the neural learner (best {best:.2f}, at {best_k} shots), and the gap to the ideal "
+                  f"learner at {last_k} shots is {gap:.2f}" + (": what a small, briefly trained model leaves on the table." if gap >= margin else "."))
+
+
+def many_shot_verdict(shots: Sequence[int], short: Sequence[float], long: Sequence[float], ideal: Sequence[float],
+                      fit_short: int, fit_long: int, n_offsets: int, chance: float = 0.1, margin: float = 0.1) -> str:
+    """What training on longer sequences changed, from the two models' shot curves on the full task.
+
+    Args:
+        shots: shot counts (ascending); ``short``, ``long``, ``ideal``: accuracy at each of the model
+            trained on ``fit_short`` demos per sequence, the one trained on ``fit_long``, and the ideal learner.
+        n_offsets: offsets the long model's curriculum reached (10: all).
+    """
+    if not len(shots) == len(short) == len(long) == len(ideal):
+        raise ValueError("shots, short, long and ideal must have the same length")
+    if not 0 < fit_short < fit_long:
+        raise ValueError(f"need 0 < fit_short < fit_long; got fit_short={fit_short}, fit_long={fit_long}")
+    out = []
+    past_old = _at(shots, long, lambda k: fit_short < k <= fit_long)
+    past_old_short = dict(_at(shots, short, lambda k: fit_short < k <= fit_long))
+    inside = _at(shots, long, lambda k: 0 < k <= fit_long)
+    ideal_inside = [a for _, a in _at(shots, ideal, lambda k: 0 < k <= fit_long)]
+    if inside:
+        out.append(f"Trained on {fit_long} demonstrations per sequence instead of {fit_short}, the arith model scores "
+                   f"{min(a for _, a in inside):.2f} to {max(a for _, a in inside):.2f} from {inside[0][0]} to {inside[-1][0]} shots "
+                   f"on the full task, against the ideal learner's {min(ideal_inside):.2f} to {max(ideal_inside):.2f}.")
+    if past_old:
+        held = min(a for _, a in past_old) >= chance + margin
+        collapsed = max(past_old_short.values()) < chance + margin
+        pairs = ", ".join(f"{a:.2f} at {k}" for k, a in past_old)
+        olds = ", ".join(f"{past_old_short[k]:.2f}" for k, _ in past_old)
+        verb = ("it no longer collapses past its old training length" if held and collapsed
+                else "it holds past the old training length" if held else "it still fails past the old training length")
+        out.append(f"Past {fit_short} shots it scores {pairs} shots, where the model trained on {fit_short} scores {olds}: {verb}.")
+    beyond = _at(shots, long, lambda k: k > fit_long)
+    if beyond:
+        best_in = max((a for _, a in inside), default=chance)
+        pairs = ", ".join(f"{a:.2f} at {k}" for k, a in beyond)
+        worst = min(a for _, a in beyond)
+        tail = ("it falls to chance beyond the length it was trained on, as the short model did." if worst < chance + margin
+                else f"it loses {best_in - worst:.2f} beyond the length it was trained on." if worst < best_in - margin
+                else "it carries the rule beyond the length it was trained on.")
+        out.append(f"Beyond its {fit_long} trained demonstrations it scores {pairs} shots: {tail}")
+    if n_offsets >= 10:
+        out.append("Its curriculum reached all 10 offsets.")
+    else:
+        out.append(f"Its curriculum reached {n_offsets} of 10 offsets, so {(10 - n_offsets) / 10:.0%} of the full task's "
+                   f"episodes use an offset it never trained on.")
+    return " ".join(out)
