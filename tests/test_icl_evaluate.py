@@ -194,8 +194,10 @@ def test_shots_verdict_follows_the_two_curves():
     peak = shots_verdict("arith", shots, [0.0, 0.6, 0.7, 0.1], ideal, 0.1, learner="the short model")
     assert "the short model goes from" in peak and "peaks at 0.70 with 8 shots and loses 0.60 by 64" in peak
     rising = shots_verdict("keycls", shots, [0.2, 0.3, 0.5, 0.6], [0.0, 0.3, 0.7, 0.9], 0.125)
-    assert "the ideal learner reaches 0.90 at 64 shots" in rising and "best 0.60, at 64 shots" in rising
-    assert "gap to the ideal learner at 64 shots is 0.30: what a small" in rising
+    assert "the ideal learner reaches 0.90 at 64 shots" in rising and "its best, 0.60, at 64 shots" in rising
+    assert "the gap to the ideal learner there is 0.30: what a small" in rising
+    early = shots_verdict("keycls", shots, [0.2, 0.6, 0.6, 0.55], [0.0, 0.3, 0.7, 0.9], 0.125)
+    assert "its best, 0.60, at 1 shot and stays within 0.1 of it up to 64 shots" in early
     close = shots_verdict("cipher", shots, [0.0, 0.3, 0.9, 0.97], [0.0, 0.3, 0.99, 1.0], 0.0)
     assert "perfect from 8 shots" in close and "is 0.03." in close and "peaks" not in close
     with pytest.raises(ValueError, match="same length"):

@@ -303,11 +303,12 @@ def shots_verdict(task: str, shots: Sequence[int], model: Sequence[float], ideal
     if best < chance + margin:
         return out + f". The neural learner stays within {margin:g} of chance ({chance:.2f}) at every shot count: it does not learn {task} in context."
     if last < best - margin:
-        return out + (f". The neural learner peaks at {best:.2f} with {best_k} shots and loses {best - last:.2f} by {last_k}: "
+        return out + (f". The neural learner peaks at {best:.2f} with {best_k} shot{'s' if best_k > 1 else ''} and loses {best - last:.2f} by {last_k}: "
                       "more demonstrations than it was trained to read hurt it.")
     gap = ideal_last - last
-    return out + (f". More shots keep helping the neural learner (best {best:.2f}, at {best_k} shots), and the gap to the ideal "
-                  f"learner at {last_k} shots is {gap:.2f}" + (": what a small, briefly trained model leaves on the table." if gap >= margin else "."))
+    return out + (f". The neural learner reaches its best, {best:.2f}, at {best_k} shot{'s' if best_k > 1 else ''} and stays within {margin:g} of it up to "
+                  f"{last_k} shots; the gap to the ideal learner there is {gap:.2f}"
+                  + (": what a small, briefly trained model leaves on the table." if gap >= margin else "."))
 
 
 def many_shot_verdict(shots: Sequence[int], short: Sequence[float], long: Sequence[float], ideal: Sequence[float],
@@ -355,3 +356,28 @@ def many_shot_verdict(shots: Sequence[int], short: Sequence[float], long: Sequen
         out.append(f"Its curriculum reached {n_offsets} of 10 offsets, so {(10 - n_offsets) / 10:.0%} of the full task's "
                    f"episodes use an offset it never trained on.")
     return " ".join(out)
+
+
+def plot_curriculum(ax, acc_every_50: Sequence[float], promotions: Sequence[Sequence[int]], start: int, threshold: float):
+    """A curriculum run's training accuracy (every 50 steps) and, on a twin axis, its offset count.
+
+    ``promotions`` are (step, new offset count) pairs, ``start`` the offsets before the first.
+    Returns the twin axis.
+    """
+    stages = [start] * len(acc_every_50)
+    for step, n in promotions:
+        for i in range(int(step) // 50, len(stages)):
+            stages[i] = n
+    x50 = [50 * (i + 1) for i in range(len(acc_every_50))]
+    ax.plot(x50, acc_every_50, color="C0", label="answer digits after the first demo (training batches)")
+    ax.axhline(threshold, color="C0", ls=":", lw=1, label="threshold that widens the range")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("training accuracy")
+    ax.set_ylim(0, 1.02)
+    twin = ax.twinx()
+    twin.step(x50, stages, where="post", color="C3", label="offsets in the range")
+    twin.set_ylabel("offsets n (c in 0..n-1)", color="C3")
+    twin.set_ylim(0, 10.5)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    return twin
