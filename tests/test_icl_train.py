@@ -128,19 +128,13 @@ def test_train_logs_replay_the_promotion_rule_on_real_accuracies():
 
 
 def test_train_script_curriculum_run_records_its_schedule_and_evaluates_arith_only(tmp_path, monkeypatch):
-    import importlib.util
-    from pathlib import Path
-
     import rizzlib.icl.evaluate as ev
     from rizzlib.icl.model import load_checkpoint
 
     # a small evaluation keeps the test fast; the script records whatever settings it used
     monkeypatch.setattr(ev, "CHECKPOINT_EVAL", {**ev.CHECKPOINT_EVAL, "shots": [0, 1], "episodes": 1, "queries": 4})
     monkeypatch.setattr(ev, "CHECKPOINT_TEST_EVAL", {**ev.CHECKPOINT_TEST_EVAL, "shots": [1], "episodes": 1, "queries": 4})
-    path = Path(__file__).resolve().parents[1] / "scripts" / "icl_train.py"
-    spec = importlib.util.spec_from_file_location("icl_train_script", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _script()
     out = tmp_path / "arith.safetensors"
     assert script.main(["--tasks", "arith", "--curriculum", "--steps", "3", "--batch-size", "2", "--seq-len", "32", "--out", str(out)]) == 0
     _, extra = load_checkpoint(out)
