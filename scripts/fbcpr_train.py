@@ -76,12 +76,30 @@ def main():
             results_path.write_text(json.dumps(results, indent=1))
             print(f"[{time.strftime('%H:%M:%S')}] {name}: {seconds:.0f} s (all seeds), goal {ev['goal_success']:.2f}, "
                   f"track emd {ev['tracking_emd']:.3f}, returns {ev['reward_returns']}", flush=True)
-        np.savez_compressed(out / f"history_{algo}_{args.scale}.npz", **hist)
+        save_history(out / f"history_{algo}_{args.scale}.npz", hist, args.seeds, results, algo)
         if i == 0 and not args.skip_td3:
             run_td3(base, args, results, results_path, test_set)
     if not args.skip_td3:
         run_td3(base, args, results, results_path, test_set)
     write_readme(results, out, args)
+
+
+def save_history(path: pathlib.Path, hist: dict, seeds: list[int], results: dict, algo: str) -> None:
+    """Write the loss curves ``hist[key] (len(seeds), iters)``, extending the file's earlier seeds
+    (rows sorted by seed, in ``"seeds"``); a file from before ``"seeds"`` was stored holds the other
+    recorded seeds of ``algo`` in order."""
+    hist = {k: np.asarray(v) for k, v in hist.items()}
+    seeds = list(seeds)
+    if path.exists():
+        old = dict(np.load(path))
+        old_seeds = [int(s) for s in old.pop("seeds")] if "seeds" in old else sorted(
+            r["seed"] for r in results["runs"].values() if r["algo"] == algo and r["seed"] not in seeds)
+        keep = [i for i, s in enumerate(old_seeds) if s not in seeds]
+        if keep and set(old) == set(hist):
+            hist = {k: np.concatenate([old[k][keep], hist[k]]) for k in hist}
+            seeds = [old_seeds[i] for i in keep] + seeds
+    order = np.argsort(seeds)
+    np.savez_compressed(path, seeds=np.asarray(seeds)[order], **{k: v[order] for k, v in hist.items()})
 
 
 def td3_returns(results: dict) -> dict:
@@ -132,27 +150,51 @@ def summarise(results: dict) -> dict:
             rows["smoothness"].append(ev["likeness"]["smoothness"])
             norm = [ev["reward_returns"][t] / ref[t] for t in ev["reward_returns"] if t in valid]
             rows["normalised_return"].append(float(np.mean(norm)) if norm else float("nan"))
-        out[algo] = {k: (float(np.mean(v)), float(np.std(v)), len(v)) for k, v in rows.items()}
+        out[algo] = {k: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, len(v))
+                     for k, v in rows.items()}
     return out
+
+
+def _runs_by_time(results: dict, algo: str) -> dict:
+    """``{train_seconds_all_seeds: [seeds]}`` of one algorithm: the seeds trained in one run share it."""
+    out: dict = {}
+    for r in results["runs"].values():
+        if r["algo"] == algo:
+            out.setdefault(r["train_seconds_all_seeds"], []).append(r["seed"])
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def seed_groups(results: dict) -> list[tuple[list[str], list[int]]]:
+    """The training runs behind ``results``, in seed order: ``[(algos, seeds)]``, one per group of
+    seeds trained together (both algorithms of a group merged when their seeds agree)."""
+    groups: dict = {}
+    for algo in ("fbcpr", "fb"):
+        for seeds in _runs_by_time(results, algo).values():
+            groups.setdefault(tuple(seeds), []).append(algo)
+    return [(algos, list(seeds)) for seeds, algos in sorted(groups.items())]
 
 
 def write_readme(results: dict, out: pathlib.Path, args) -> None:
     summ = summarise(results)
     lines = ["# Shipped FB / FB-CPR checkpoints (four-room point mass, `cpu` preset)", "",
-             "Made by (2 shared CPU cores, single-threaded XLA, `nice -n 19`):", "", "```bash",
-             'XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \\',
-             f"    nice -n 19 python scripts/fbcpr_train.py --scale {args.scale} --seeds "
-             f"{' '.join(map(str, args.seeds))} --td3-updates {args.td3_updates}",
-             f"flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale {args.scale}  # the oracle",
-             "```", "",
+             "Made by (2 shared CPU cores; the first group of seeds single-threaded at `nice -n 19`, later",
+             "groups at `nice -n 10`; each group trained in one run, later groups added to the same results",
+             "file, which the script extends):", "", "```bash"]
+    groups = seed_groups(results)
+    for i, (algos, seeds) in enumerate(groups):
+        td3_flag = f" --td3-updates {args.td3_updates}" if i == 0 else " --skip-td3"
+        lines.append(f"python scripts/fbcpr_train.py --scale {args.scale} --seeds {' '.join(map(str, seeds))} "
+                     f"--algos {' '.join(algos)}{td3_flag}")
+    lines += [f"flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale {args.scale}  # the oracle",
+              "```", "",
              "Each `<algo>_<scale>_seed<k>.safetensors` holds the actor and backward-map parameters, the config",
              "(metadata), the evaluation and a 4,096-state inference buffer (replay next states) for reward",
              "prompts. `results_<scale>.json` has every number; `tests/test_fbcpr_checkpoints.py` reloads a",
              "checkpoint and reproduces its recorded evaluation.", "", "Wall time (all seeds of one algorithm "
              "trained together under `vmap`, compile included):", ""]
-    for r in results["runs"].values():
-        if r["seed"] == min(args.seeds):
-            lines.append(f"- {r['algo']}: {r['train_seconds_all_seeds']:.0f} s")
+    for algo in ("fbcpr", "fb"):
+        for seconds, seeds in sorted(_runs_by_time(results, algo).items(), key=lambda kv: kv[1]):
+            lines.append(f"- {algo}, seeds {' '.join(map(str, seeds))}: {seconds:.0f} s")
     for key in sorted(k for k in results if k == "td3" or k.startswith("td3_")):
         for task, r in results[key].items():
             lines.append(f"- TD3 `{task}`: {r['train_seconds']:.0f} s ({r['n_updates']} updates), "
@@ -161,7 +203,7 @@ def write_readme(results: dict, out: pathlib.Path, args) -> None:
         lines.append(f"- planner oracle `{task}`: {r['seconds']:.0f} s (grid {r['grid']}, {r['iters']} sweeps), "
                      f"return {r['return']:.1f} (worst start {r['min_return']:.1f})")
     valid = oracle_tasks(results)
-    lines += ["", "Evaluation (mean ± std over seeds; 16 starts in the config's start regime, 12 goals,",
+    lines += ["", "Evaluation (mean ± sample std over seeds; 16 starts in the config's start regime, 12 goals,",
               "held-out motions for tracking). The oracle of a task is the planner of `scripts/fbcpr_oracle.py`",
               "(value iteration on the exact dynamics, acted out closed-loop): TD3 from room 1 never found the",
               "far rooms. The normalised return averages ours / oracle over the tasks where the oracle is a",

@@ -99,3 +99,43 @@ def test_planner_reproduces_recorded_return():
     starts = tasks.sample_starts(jax.random.key(123), 16, cfg.init)
     _, rew = oracle.oracle_rollout(v, grid, "reach-room-3", starts, cfg.episode_len, cfg.gamma)
     assert float(rew.sum(1).mean()) == pytest.approx(r["return"], rel=1e-3)
+
+
+def _train_script():
+    import importlib.util
+
+    path = CKPT.parents[2] / "scripts" / "fbcpr_train.py"
+    spec = importlib.util.spec_from_file_location("fbcpr_train_script", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_history_file_extends_earlier_seeds(tmp_path):
+    """A later group of seeds is added to the loss curves, not written over them; a retrained seed
+    replaces its own row; a file from before the seeds were stored takes the recorded seeds."""
+    save = _train_script().save_history
+    path = tmp_path / "history_fbcpr_cpu.npz"
+    results = {"runs": {f"fbcpr_cpu_seed{s}": {"algo": "fbcpr", "seed": s} for s in (0, 2, 5)}}
+    np.savez_compressed(path, fb_loss=np.array([[0.0, 0.0], [2.0, 2.0]]))  # old format: seeds 0 and 2
+    save(path, {"fb_loss": np.array([[5.0, 5.0]])}, [5], results, "fbcpr")
+    h = np.load(path)
+    assert h["seeds"].tolist() == [0, 2, 5] and h["fb_loss"][:, 0].tolist() == [0.0, 2.0, 5.0]
+    save(path, {"fb_loss": np.array([[9.0, 9.0], [1.0, 1.0]])}, [2, 1], results, "fbcpr")
+    h = np.load(path)
+    assert h["seeds"].tolist() == [0, 1, 2, 5] and h["fb_loss"][:, 0].tolist() == [0.0, 1.0, 9.0, 5.0]
+
+
+def test_readme_names_the_run_of_every_seed():
+    mod = _train_script()
+    fake = {"runs": {}}
+    for algo, seeds, secs in (("fbcpr", (0, 1, 2), 807.0), ("fb", (0, 1, 2), 199.0), ("fbcpr", (3,), 300.0),
+                              ("fb", (3,), 80.0)):
+        for s in seeds:
+            fake["runs"][f"{algo}_cpu_seed{s}"] = {"algo": algo, "seed": s, "train_seconds_all_seeds": secs}
+    assert mod.seed_groups(fake) == [(["fbcpr", "fb"], [0, 1, 2]), (["fbcpr", "fb"], [3])]
+    readme = (CKPT / "README.md").read_text()
+    shipped = sorted({r["seed"] for r in RESULTS["runs"].values()})
+    assert sorted(s for _, seeds in mod.seed_groups(RESULTS) for s in seeds) == shipped
+    for _, seeds in mod.seed_groups(RESULTS):
+        assert f"--seeds {' '.join(map(str, seeds))} " in readme

@@ -231,3 +231,26 @@ def test_dataset_likeness(motions):
     assert m["knn"] == 0.0 and m["smoothness"] == 0.0
     far = states + np.array([0, 0, 5.0, 0])
     assert tasks.dataset_likeness(far, np.ones((1, 30, 2)), motions.observations)["knn"] > 3.0
+
+
+def test_control_style_counts_full_force_and_standing_still(motions):
+    # hand-made: 4 steps, two at full force (one per axis), one of them stationary
+    actions = np.array([[1.0, 0.0], [0.3, -0.99], [0.5, 0.5], [-0.2, 0.1]])
+    states = np.array([[0, 0, 0.0, 0.0], [0, 0, 0.5, 0], [0, 0, 0.01, 0.01], [0, 0, 0.0, -0.3]])
+    style = tasks.control_style(states, actions)
+    assert style == {"saturated": 0.5, "still": 0.5}
+    assert tasks.control_style(states, actions, saturated=0.995)["saturated"] == 0.25
+    assert tasks.control_style(states, actions, still=0.5)["still"] == 0.75  # speed 0.5 is not below 0.5
+    assert tasks.control_style(states, actions, still=0.6)["still"] == 1.0
+    # a policy pinned at full force against a wall is saturated and still at every step
+    s = np.zeros((3, 200, 4))
+    assert tasks.control_style(s, np.ones((3, 200, 2))) == {"saturated": 1.0, "still": 1.0}
+    # the scripted dataset is neither (its controller rarely uses full force)
+    data = tasks.control_style(motions.observations[:, 1:], motions.debug_actions)
+    assert data["saturated"] < 0.5 and data["still"] < 0.5
+    with pytest.raises(ValueError, match="saturated"):
+        tasks.control_style(states, actions, saturated=1.0)
+    with pytest.raises(ValueError, match="still"):
+        tasks.control_style(states, actions, still=0.0)
+    with pytest.raises(ValueError, match=r"states must be a non-empty \(\.\.\., 4\) array"):
+        tasks.control_style(states[:, :2], actions)

@@ -145,3 +145,20 @@ def dataset_likeness(states, actions, data_obs) -> dict[str, float]:
     dist, _ = tree.query(s, k=1)
     a = np.asarray(actions)
     return {"knn": float(dist.mean()), "smoothness": float(np.linalg.norm(np.diff(a, axis=1), axis=-1).mean())}
+
+
+def control_style(states, actions, saturated: float = 0.98, still: float = 0.02) -> dict[str, float]:
+    """How a set of rollouts moves, to set beside the dataset's own numbers (spec §5.1: plain FB
+    tends to bang-bang controls and parking against walls): ``saturated`` = share of steps whose
+    action has a component beyond ``saturated`` in absolute value (full force); ``still`` = share
+    of visited states slower than ``still`` (units per second). ``states (..., 4)``, ``actions (..., 2)``."""
+    from rizzlib.core.validate import check_range
+
+    check_range("saturated", saturated, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    check_range("still", still, 0.0, low_inclusive=False)
+    s, a = np.asarray(states, np.float64), np.asarray(actions, np.float64)
+    if s.size == 0 or s.shape[-1] != env.OBS_DIM or a.size == 0 or a.shape[-1] != env.ACTION_DIM:
+        raise ValueError(f"states must be a non-empty (..., {env.OBS_DIM}) array and actions (..., {env.ACTION_DIM}); "
+                         f"got {s.shape} and {a.shape}")
+    return {"saturated": float(np.mean(np.abs(a).max(-1) > saturated)),
+            "still": float(np.mean(np.linalg.norm(s[..., 2:], axis=-1) < still))}
