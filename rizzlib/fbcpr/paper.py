@@ -7,13 +7,13 @@ not be opened in this project's sessions; the numbers below were checked as foll
   here from the official benchmark's own file: ``humenv/bench/assets/expert_performance.json``
   averaged over ``humenv.STANDARD_TASKS`` (facebookresearch/humenv) gives 249.74.
 * ``NORMALISED``: the "normalised" row of Table 1 for FB-CPR (each column divided by that column's
-  top-line: TD3 for rewards, the best goal and tracking baselines otherwise), as transcribed by a
-  public third-party reading of the paper (a paper-review note on arXiv 2504.11054 that reproduces
-  Table 1): reward 0.61, goal proximity 0.69, goal success 0.48, tracking EMD 0.80, tracking
-  success 0.88. Several independent third-party reviews quote the paper's overall figure, "FB-CPR
-  achieves 73.4% of the top-line", which is the mean of the seven normalised columns when the train
-  and test tracking columns carry those same two values ((0.61 + 0.69 + 0.48 + 2·0.80 + 2·0.88) / 7
-  = 0.734): the two sources agree.
+  top-line: TD3 trained per task for rewards, methods trained for goals or for tracking otherwise),
+  as transcribed by a public third-party reading of the paper (a paper-review note on arXiv
+  2504.11054 that reproduces Table 1): reward 0.61, goal proximity 0.69, goal success 0.48,
+  tracking EMD 0.80, tracking success 0.88. Several independent third-party reviews quote the
+  paper's overall figure, "FB-CPR achieves 73.4% of the top-line", which is the mean of the seven
+  normalised columns when the train and test tracking columns carry those same two values
+  ((0.61 + 0.69 + 0.48 + 2·0.80 + 2·0.88) / 7 = 0.734): the two sources agree.
 * Our spec's recollection, "FB-CPR ≈ 150 vs TD3 ≈ 250, i.e. ≈ 0.6", is consistent with both:
   0.61 × 249.74 ≈ 152.
 """
