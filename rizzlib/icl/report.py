@@ -306,8 +306,9 @@ def shots_verdict(task: str, shots: Sequence[int], model: Sequence[float], ideal
         return out + (f". The neural learner peaks at {best:.2f} with {best_k} shot{'s' if best_k > 1 else ''} and loses {best - last:.2f} by {last_k}: "
                       "more demonstrations than it was trained to read hurt it.")
     gap = ideal_last - last
-    return out + (f". The neural learner reaches its best, {best:.2f}, at {best_k} shot{'s' if best_k > 1 else ''} and stays within {margin:g} of it up to "
-                  f"{last_k} shots; the gap to the ideal learner there is {gap:.2f}"
+    shape = (f"is at its best at {last_k} shots" if best_k == last_k else
+             f"reaches its best, {best:.2f}, at {best_k} shot{'s' if best_k > 1 else ''} and stays within {margin:g} of it up to {last_k} shots")
+    return out + (f". The neural learner {shape}; the gap to the ideal learner there is {gap:.2f}"
                   + (": what a small, briefly trained model leaves on the table." if gap >= margin else "."))
 
 
@@ -335,11 +336,12 @@ def many_shot_verdict(shots: Sequence[int], short: Sequence[float], long: Sequen
                    f"on the full task, against the ideal learner's {min(ideal_inside):.2f} to {max(ideal_inside):.2f}.")
     if past_old:
         held = min(a for _, a in past_old) >= chance + margin
-        collapsed = max(past_old_short.values()) < chance + margin
+        fell = [k for k, _ in past_old if past_old_short[k] < chance + margin]
         pairs = ", ".join(f"{a:.2f} at {k}" for k, a in past_old)
         olds = ", ".join(f"{past_old_short[k]:.2f}" for k, _ in past_old)
-        verb = ("it no longer collapses past its old training length" if held and collapsed
-                else "it holds past the old training length" if held else "it still fails past the old training length")
+        verb = (f"it holds where the short model falls to chance (at {', '.join(map(str, fell))} shots)" if held and fell
+                else "it holds past the old training length, as the short model does there" if held
+                else "it still fails past the old training length")
         out.append(f"Past {fit_short} shots it scores {pairs} shots, where the model trained on {fit_short} scores {olds}: {verb}.")
     beyond = _at(shots, long, lambda k: k > fit_long)
     if beyond:
