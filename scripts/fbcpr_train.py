@@ -194,7 +194,7 @@ def write_readme(results: dict, out: pathlib.Path, args) -> None:
              "trained together under `vmap`, compile included):", ""]
     for algo in ("fbcpr", "fb"):
         for seconds, seeds in sorted(_runs_by_time(results, algo).items(), key=lambda kv: kv[1]):
-            lines.append(f"- {algo}, seeds {' '.join(map(str, seeds))}: {seconds:.0f} s")
+            lines.append(f"- {algo}, seed{'s' if len(seeds) > 1 else ''} {' '.join(map(str, seeds))}: {seconds:.0f} s")
     for key in sorted(k for k in results if k == "td3" or k.startswith("td3_")):
         for task, r in results[key].items():
             lines.append(f"- TD3 `{task}`: {r['train_seconds']:.0f} s ({r['n_updates']} updates), "
