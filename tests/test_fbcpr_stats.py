@@ -98,3 +98,26 @@ def test_bad_inputs_are_clear_errors():
         stats.min_permutation_p(1, 3)
     with pytest.raises(ValueError, match="over the exact limit"):
         stats.permutation_p(np.arange(20.0), np.arange(20.0))
+
+
+def test_seeds_needed_formula_and_simulated_power():
+    # delta 0.5, sd 1: 2 (1.95996 + 0.84162)^2 / 0.25 = 62.79 -> 63
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=50)
+    x = (x - x.mean()) / x.std(ddof=1)  # sample sd exactly 1
+    n = stats.seeds_needed(x + 0.5, x)
+    assert n == 63
+    # Monte Carlo oracle: with n seeds per algorithm and the same true gap and spread, Welch's test
+    # at 0.05 detects the gap about 80 % of the time
+    sims = rng.normal(size=(4000, 2, int(n)))
+    sims[:, 0] += 0.5
+    hits = sps.ttest_ind(sims[:, 0], sims[:, 1], axis=1, equal_var=False).pvalue < 0.05
+    assert 0.76 < hits.mean() < 0.84
+    # smaller gaps, larger spreads or more power need more seeds
+    assert stats.seeds_needed(x + 0.25, x) > n
+    assert stats.seeds_needed(2 * x + 0.5, 2 * x) > n
+    assert stats.seeds_needed(x + 0.5, x, power=0.9) > n
+    assert stats.seeds_needed([1.0, 2.0], [2.0, 1.0]) == float("inf")
+    assert stats.seeds_needed([10.0, 10.1], [0.0, 0.1]) == 2
+    with pytest.raises(ValueError, match="power"):
+        stats.seeds_needed(x, x + 1, power=1.0)

@@ -109,3 +109,23 @@ def verdict(label: str, a: Sequence[float], b: Sequence[float], higher_is_better
         return (f"On {label}, {better} is ahead {nums}, but {c['n_a'] + c['n_b']} runs cannot reach "
                 f"p < {alpha} whatever the numbers.")
     return f"On {label}, {better} is ahead {nums}, a difference within seed noise."
+
+
+def seeds_needed(a: Sequence[float], b: Sequence[float], alpha: float = 0.05, power: float = 0.8) -> float:
+    """About how many seeds per algorithm a two-sided test at level ``alpha`` needs to detect, with
+    probability ``power``, a true difference equal to the observed mean(a) − mean(b) when each
+    algorithm's seeds spread as these do (normal approximation, pooled sample variance):
+    n = ⌈2 (z_{1−α/2} + z_{power})² s² / Δ²⌉. ``inf`` when the observed difference is zero."""
+    from scipy import stats
+
+    from rizzlib.core.validate import check_range
+
+    check_range("alpha", alpha, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    check_range("power", power, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    a_, b_ = _sample("a", a), _sample("b", b)
+    delta = abs(a_.mean() - b_.mean())
+    if delta == 0.0:
+        return math.inf
+    var = (a_.var(ddof=1) + b_.var(ddof=1)) / 2
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return float(max(2, math.ceil(2 * z**2 * var / delta**2)))
