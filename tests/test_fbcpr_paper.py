@@ -26,11 +26,12 @@ def test_overall_moves_with_each_column():
 
 
 def test_reward_verdict_sides():
-    s = paper.reward_verdict(0.246, 0.091, 3, "planner")
+    s = paper.reward_verdict(0.246, 0.091, 3, "the planner")
     assert s.startswith("Our FB-CPR reaches 0.25 ± 0.09 of the planner's return (3 seeds)")
     assert "below the paper's by more than one seed standard deviation (0.40 of it)" in s
-    assert "lies within one seed standard deviation" in paper.reward_verdict(0.58, 0.05, 5, "planner")
-    assert "above the paper's" in paper.reward_verdict(2.12, 0.86, 3, "TD3")
+    assert "lies within one seed standard deviation" in paper.reward_verdict(0.58, 0.05, 5, "the planner")
+    s = paper.reward_verdict(2.12, 0.86, 3, "our TD3")
+    assert "of our TD3's return" in s and "above the paper's" in s
     assert "0.50 of TD3's" in paper.reward_verdict(0.4, 0.0, 1, "TD3", paper=0.5)
     for kwargs, name in (({"n_seeds": 0}, "n_seeds"), ({"ours_std": -1.0}, "ours_std"), ({"paper": 0.0}, "paper")):
         args = {"ours_mean": 0.3, "ours_std": 0.1, "n_seeds": 3, "top_line": "planner"} | kwargs

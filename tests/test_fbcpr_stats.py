@@ -83,6 +83,8 @@ def test_verdict_sentences():
     assert "within seed noise" in s and "FB-CPR is ahead" in s
     assert "are equal" in stats.verdict("x", [1.0, 2.0], [2.0, 1.0], True)
     assert "A is better" in stats.verdict("x", far_a, far_b, True, names=("A", "B"))
+    # a bound that rounds to zero is written +0.000, never -0.000
+    assert "-0.000" not in stats.verdict("x", [1.0, 1.0001, 0.9999], [1.0, 1.0002, 0.9998], True)
 
 
 def test_bad_inputs_are_clear_errors():

@@ -51,7 +51,8 @@ def overall_from_columns(normalised: dict | None = None) -> float:
 def reward_verdict(ours_mean: float, ours_std: float, n_seeds: int, top_line: str,
                    paper: float = NORMALISED["reward"]) -> str:
     """One sentence placing our normalised reward return (mean ± std over ``n_seeds``, as a fraction
-    of ``top_line``'s return) beside the paper's FB-CPR at ``paper`` of TD3."""
+    of ``top_line``'s return, e.g. ``top_line="the planner"``) beside the paper's FB-CPR at ``paper``
+    of TD3."""
     from rizzlib.core.validate import check_int_range, check_range
 
     check_int_range("n_seeds", n_seeds, 1)
@@ -65,5 +66,5 @@ def reward_verdict(ours_mean: float, ours_std: float, n_seeds: int, top_line: st
         where = f"below the paper's by more than one seed standard deviation ({ratio:.2f} of it)"
     else:
         where = f"above the paper's by more than one seed standard deviation ({ratio:.2f} times it)"
-    return (f"Our FB-CPR reaches {ours_mean:.2f} ± {ours_std:.2f} of the {top_line}'s return ({n_seeds} seeds); "
+    return (f"Our FB-CPR reaches {ours_mean:.2f} ± {ours_std:.2f} of {top_line}'s return ({n_seeds} seeds); "
             f"the paper's reaches {paper:.2f} of TD3's on the humanoid: {where}.")

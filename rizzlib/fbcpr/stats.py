@@ -87,6 +87,11 @@ def compare_seeds(a: Sequence[float], b: Sequence[float], level: float = 0.95) -
             "p": permutation_p(a_, b_), "min_p": min_permutation_p(a_.size, b_.size)}
 
 
+def _signed(x: float) -> str:
+    """``x`` to three decimals with its sign, a value that rounds to zero written +0.000 (not -0.000)."""
+    return f"{0.0 if abs(x) < 5e-4 else x:+.3f}"
+
+
 def verdict(label: str, a: Sequence[float], b: Sequence[float], higher_is_better: bool,
             names: tuple[str, str] = ("FB-CPR", "FB"), alpha: float = 0.05) -> str:
     """One sentence from the runs of two algorithms on one metric: which is better, by how much,
@@ -97,8 +102,8 @@ def verdict(label: str, a: Sequence[float], b: Sequence[float], higher_is_better
     check_range("alpha", alpha, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
     c = compare_seeds(a, b)
     lo, hi = c["ci"]
-    nums = (f"({c['mean_a']:.3f} vs {c['mean_b']:.3f}, difference {c['diff']:+.3f}, "
-            f"{100 * c['level']:.0f}% interval [{lo:+.3f}, {hi:+.3f}], exact permutation p = {c['p']:.3f}, "
+    nums = (f"({c['mean_a']:.3f} vs {c['mean_b']:.3f}, difference {_signed(c['diff'])}, "
+            f"{100 * c['level']:.0f}% interval [{_signed(lo)}, {_signed(hi)}], exact permutation p = {c['p']:.3f}, "
             f"{c['n_a']} and {c['n_b']} seeds)")
     if c["diff"] == 0.0:
         return f"On {label}, {names[0]} and {names[1]} are equal {nums}."
