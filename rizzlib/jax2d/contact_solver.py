@@ -171,7 +171,9 @@ def _solve_slots(friction: bool, slots: int, point_slots: tuple[int, int]):
     ``rows`` (2S, 3) holds [v_x, v_y, w] of the pairs' A bodies, then of their B bodies. Point k is
     solved on the first ``point_slots[k]`` slots only: the schedule puts polygon-polygon pairs (the
     only ones with a second point) first and the padding pair last, so the skipped slots never hold
-    a contact. Order within a pair follows Box2D: normal impulses of both points, then friction.
+    a contact; ``point_slots[1] == 0`` skips the second point (and the block solve) altogether, for
+    slots whose second point is masked off. Order within a pair follows Box2D: normal impulses of
+    both points, then friction.
     """
 
     def solve(rows, xs):
@@ -202,6 +204,9 @@ def _solve_slots(friction: bool, slots: int, point_slots: tuple[int, int]):
         vel_start = vel
         new_n = []
         for k in range(2):
+            if point_slots[k] == 0:  # a point solved on no slot keeps its impulses
+                new_n.append(acc_n[:, k])
+                continue
             fn = lambda vn, m, k=k: normal_impulse(vn, c.normal_mass[:m, k], target[:m, k], acc_n[:m, k])  # noqa: E731
             vel, acc = solve_point(k, c.normal, vel, acc_n, fn)
             new_n.append(acc)
@@ -214,6 +219,9 @@ def _solve_slots(friction: bool, slots: int, point_slots: tuple[int, int]):
             tangent = right_perp(c.normal)
             new_t = []
             for k in range(2):
+                if point_slots[k] == 0:
+                    new_t.append(acc_t[:, k])
+                    continue
                 fn = lambda vt, m, k=k: clamp_friction(  # noqa: E731
                     acc_t[:m, k], -c.tangent_mass[:m, k] * vt, c.friction[:m], acc_n[:m, k]
                 )
@@ -494,7 +502,8 @@ def _coloured_sweep(cons: ContactConstraints, num_colours, target, mask, acc_n, 
                     friction: bool, bounded: bool):
     """The sweep of :func:`solve_contacts_coloured`; ``bounded`` as in :func:`_active_sweep`."""
     k_max, s_max = cons.ia.shape
-    solve = _solve_slots(friction, s_max, (s_max, s_max))
+    solve_two = _solve_slots(friction, s_max, (s_max, s_max))
+    solve_one = _solve_slots(friction, s_max, (s_max, 0))  # no pair of the colour has a second point on
     rows = jnp.concatenate([v, w[:, None]], 1)
     fixed = (cons, target, mask)
 
@@ -504,7 +513,10 @@ def _coloured_sweep(cons: ContactConstraints, num_colours, target, mask, acc_n, 
         an = jax.lax.dynamic_index_in_dim(acc_n, c, keepdims=False)
         at = jax.lax.dynamic_index_in_dim(acc_t, c, keepdims=False)
         both = jnp.concatenate([cc.ia, cc.ib])
-        new, (an, at) = solve(rows[both], (None, cc, tgt, msk, an, at))
+        # circles touch at one point: a colour without a second point skips its half of the work
+        # (the same numbers: a masked point changes nothing). On one scene only the branch taken runs.
+        new, (an, at) = jax.lax.cond(jnp.any(msk[:, 1]), solve_two, solve_one,
+                                     rows[both], (None, cc, tgt, msk, an, at))
         rows = rows.at[both].set(new)  # repeated rows are never-moving bodies: unchanged values
         acc_n = jax.lax.dynamic_update_index_in_dim(acc_n, an, c, 0)
         acc_t = jax.lax.dynamic_update_index_in_dim(acc_t, at, c, 0)
@@ -525,7 +537,10 @@ def solve_contacts_coloured(cons: ContactConstraints, num_colours, target, mask,
                             friction: bool = True):
     """One Gauss-Seidel sweep, one colour of :func:`colour_pairs` at a time (the ``colours`` layout).
 
-    All pairs of a colour are solved at once; the loop runs as many times as there are colours.
+    All pairs of a colour are solved at once; the loop runs as many times as there are colours. A
+    colour whose pairs have no second point on (circles touch at one point) runs a solve without
+    the second point and the 2x2 block (a ``lax.cond``: the same numbers, about half the kernels;
+    under ``vmap`` both branches would run, which is why ``"auto"`` batches with ``"active"``).
     Derivatives go through a bounded scan over all K colours (as for the ``active`` layout).
 
     Args:
