@@ -3,6 +3,7 @@ zero-shot returns; writes its returns into rizzlib/fbcpr/checkpoints/results_<sc
 ``"planner"``; then ``python scripts/fbcpr_train.py --readme-only ...`` rewrites the checkpoints' README.
 
     flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale cpu
+    flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale cpu --goals  # goal top-line
 
 Evaluated from the same 16 start states as the shipped checkpoints (``key(123)``, the preset's
 start regime). See ``rizzlib/fbcpr/oracle.py`` for the method and why TD3 was not enough.
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--scale", default="cpu")
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--tasks", nargs="+", default=list(tasks.REWARD_TASKS))
+    ap.add_argument("--goals", action="store_true", help="only the goal suite's top-line (under 'planner_goals')")
     args = ap.parse_args()
     path = pathlib.Path(args.out) / f"results_{args.scale}.json"
     results = json.loads(path.read_text()) if path.exists() else {"runs": {}}
@@ -38,6 +40,17 @@ def main() -> None:
     _, test = make_dataset(cfg.n_motions, cfg.motion_len, seed=0).split(cfg.test_fraction, seed=0)
     starts = tasks.sample_starts(jax.random.key(123), 16, cfg.init, jnp.asarray(test.observations))
     grid = oracle.make_grid(N_POS, N_VEL)
+    if args.goals:
+        t0 = time.perf_counter()
+        ev = oracle.goal_oracle(tasks.goal_states(), starts, cfg.episode_len, grid, cfg.gamma, ITERS)
+        results["planner_goals"] = {"success": ev["success"], "proximity": ev["proximity"],
+                                    "final_dist": ev["final_dist"], "per_goal": ev["per_goal"].tolist(),
+                                    "seconds": time.perf_counter() - t0, "grid": [N_POS, N_VEL], "iters": ITERS,
+                                    "sigma": oracle.GOAL_SIGMA}
+        path.write_text(json.dumps(results, indent=1))
+        print(f"[{time.strftime('%H:%M:%S')}] planner goals: success {ev['success']:.3f}, proximity "
+              f"{ev['proximity']:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        return
     planner = results.setdefault("planner", {})
     for task in args.tasks:
         t0 = time.perf_counter()
