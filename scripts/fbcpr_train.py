@@ -202,6 +202,11 @@ def write_readme(results: dict, out: pathlib.Path, args) -> None:
     for task, r in results.get("planner", {}).items():
         lines.append(f"- planner oracle `{task}`: {r['seconds']:.0f} s (grid {r['grid']}, {r['iters']} sweeps), "
                      f"return {r['return']:.1f} (worst start {r['min_return']:.1f})")
+    if results.get("planner_goals"):
+        pg = results["planner_goals"]
+        lines.append(f"- planner oracle, goal suite (`--goals`): {pg['seconds']:.0f} s (grid {pg['grid']}, "
+                     f"{pg['iters']} sweeps, goal bump σ = {pg['sigma']}), success {pg['success']:.3f}, "
+                     f"proximity {pg['proximity']:.3f}")
     valid = oracle_tasks(results)
     lines += ["", "Evaluation (mean ± sample std over seeds; 16 starts in the config's start regime, 12 goals,",
               "held-out motions for tracking). The oracle of a task is the planner of `scripts/fbcpr_oracle.py`",

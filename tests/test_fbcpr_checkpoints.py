@@ -139,3 +139,15 @@ def test_readme_names_the_run_of_every_seed():
     assert sorted(s for _, seeds in mod.seed_groups(RESULTS) for s in seeds) == shipped
     for _, seeds in mod.seed_groups(RESULTS):
         assert f"--seeds {' '.join(map(str, seeds))} " in readme
+
+
+def test_goal_planner_is_a_top_line_of_the_goal_suite():
+    """The goal top-line (scripts/fbcpr_oracle.py --goals) succeeds and comes closer than every
+    zero-shot run, so ours / planner on goals is a fraction of something that reaches them."""
+    pg = RESULTS["planner_goals"]
+    per = np.asarray(pg["per_goal"])
+    assert per.shape == (12, 3)
+    assert pg["success"] == pytest.approx(per[:, 0].mean()) and pg["proximity"] == pytest.approx(per[:, 1].mean())
+    for r in RESULTS["runs"].values():
+        assert pg["success"] >= r["eval"]["goal_success"] and pg["proximity"] >= r["eval"]["goal_proximity"]
+    assert pg["success"] >= 0.9

@@ -37,3 +37,12 @@ def test_reward_verdict_sides():
         args = {"ours_mean": 0.3, "ours_std": 0.1, "n_seeds": 3, "top_line": "planner"} | kwargs
         with pytest.raises(ValueError, match=name):
             paper.reward_verdict(**args)
+
+
+def test_normalised_verdict_for_other_columns():
+    s = paper.normalised_verdict("goal success", 0.15, 0.07, 5, "the planner", paper.NORMALISED["goal_success"],
+                                 "its goal top-line's")
+    assert s.startswith("Our FB-CPR reaches 0.15 ± 0.07 of the planner's goal success (5 seeds)")
+    assert "0.48 of its goal top-line's on the humanoid: below the paper's" in s
+    assert paper.reward_verdict(0.3, 0.1, 3, "the planner") == paper.normalised_verdict(
+        "return", 0.3, 0.1, 3, "the planner", paper.NORMALISED["reward"], "TD3's")

@@ -53,6 +53,13 @@ def reward_verdict(ours_mean: float, ours_std: float, n_seeds: int, top_line: st
     """One sentence placing our normalised reward return (mean ± std over ``n_seeds``, as a fraction
     of ``top_line``'s return, e.g. ``top_line="the planner"``) beside the paper's FB-CPR at ``paper``
     of TD3."""
+    return normalised_verdict("return", ours_mean, ours_std, n_seeds, top_line, paper, "TD3's")
+
+
+def normalised_verdict(what: str, ours_mean: float, ours_std: float, n_seeds: int, top_line: str,
+                       paper: float, paper_top_line: str) -> str:
+    """One sentence placing our FB-CPR's ``what`` as a fraction of ``top_line``'s (mean ± std over
+    ``n_seeds``) beside the paper's fraction ``paper`` of ``paper_top_line`` (e.g. ``"TD3's"``)."""
     from rizzlib.core.validate import check_int_range, check_range
 
     check_int_range("n_seeds", n_seeds, 1)
@@ -66,5 +73,5 @@ def reward_verdict(ours_mean: float, ours_std: float, n_seeds: int, top_line: st
         where = f"below the paper's by more than one seed standard deviation ({ratio:.2f} of it)"
     else:
         where = f"above the paper's by more than one seed standard deviation ({ratio:.2f} times it)"
-    return (f"Our FB-CPR reaches {ours_mean:.2f} ± {ours_std:.2f} of {top_line}'s return ({n_seeds} seeds); "
-            f"the paper's reaches {paper:.2f} of TD3's on the humanoid: {where}.")
+    return (f"Our FB-CPR reaches {ours_mean:.2f} ± {ours_std:.2f} of {top_line}'s {what} ({n_seeds} seeds); "
+            f"the paper's reaches {paper:.2f} of {paper_top_line} on the humanoid: {where}.")
