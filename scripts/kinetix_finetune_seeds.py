@@ -4,8 +4,10 @@ Notebook 01b runs the comparison once (seed 0, its scale's budget); this repeats
 budget of the notebook (16 updates of the shipped config, 32 attempts per evaluation) for several
 seeds (each seed changes the scratch network's initial weights, the PPO keys and the evaluation
 key) and writes every curve, the per-seed summaries, the command, the wall time, the date and the
-commit to ``rizzlib/kinetix/checkpoints/finetune_seeds.json``, which the notebook reads. Seed 0 is
-the notebook's own ``cpu`` run.
+commit to ``rizzlib/kinetix/checkpoints/finetune_seeds.json``. Seed 0 is
+the notebook's own ``cpu`` run. The file is rewritten after every seed and a rerun with the same
+level, updates and attempts skips the seeds already in it (``--fresh`` starts over), so a run that is
+stopped resumes where it was.
 
     nice -n 19 env XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \\
         python scripts/kinetix_finetune_seeds.py --seeds 0 1 2
@@ -36,6 +38,7 @@ def main(argv=None) -> int:
     ap.add_argument("--updates", type=int, default=16, help="PPO updates per run (notebook's cpu budget)")
     ap.add_argument("--attempts", type=int, default=32)
     ap.add_argument("--out", type=Path, default=CKPT / "finetune_seeds.json")
+    ap.add_argument("--fresh", action="store_true", help="ignore the seeds already in --out")
     args = ap.parse_args(argv)
     params, cfg, _ = load_checkpoint(str(CKPT / "sfl.safetensors"))
     results = json.loads((CKPT / "results.json").read_text())
@@ -44,24 +47,44 @@ def main(argv=None) -> int:
     baselines = {k: u["ours_s"][k][i] for k in ("noop", "random")}
     level, _ = load_builtin_level(args.level)
     t0 = time.time()
-    runs = []
+    runs, wall0 = previous_runs(args)
+    command = "python scripts/kinetix_finetune_seeds.py " + " ".join(sys.argv[1:] if argv is None else argv)
     for seed in args.seeds:
+        if any(r["seed"] == seed for r in runs):
+            print(f"seed {seed}: already in {args.out}, skipped", flush=True)
+            continue
         res = finetune_vs_scratch(dataclasses.replace(cfg, seed=seed), level, params, num_updates=args.updates,
                                   attempts=args.attempts, eval_seed=7 + seed, baselines=baselines, progress=False)
         runs.append({"seed": seed, "summary": summarise(res), **res.to_dict()})
         s = runs[-1]["summary"]
         print(f"seed {seed}: final fine-tuned {s['final_finetune']:.3f} scratch {s['final_scratch']:.3f} "
               f"(means {s['mean_finetune']:.3f} / {s['mean_scratch']:.3f}) after {time.time() - t0:.0f} s", flush=True)
+        write(args, cfg, baselines, runs, command, wall0 + time.time() - t0)
+    write(args, cfg, baselines, runs, command, wall0 + time.time() - t0)
+    print(f"wrote {args.out}: seeds {[r['seed'] for r in runs]} in {time.time() - t0:.0f} s")
+    return 0
+
+
+def previous_runs(args) -> tuple[list, float]:
+    """(runs, wall seconds) already in ``args.out`` for the same level, updates and attempts."""
+    if args.fresh or not args.out.is_file():
+        return [], 0.0
+    old = json.loads(args.out.read_text())
+    if (old.get("level"), old.get("updates"), old.get("attempts")) != (args.level, args.updates, args.attempts):
+        return [], 0.0
+    return list(old.get("runs", [])), float(old.get("wall_seconds", 0))
+
+
+def write(args, cfg, baselines, runs, command, wall) -> None:
+    """Write the record (every seed finished so far)."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=CKPT).stdout.strip()
-    out = {"level": args.level, "updates": args.updates, "attempts": args.attempts, "seeds": args.seeds,
+    out = {"level": args.level, "updates": args.updates, "attempts": args.attempts,
+           "seeds": [r["seed"] for r in runs], "planned_seeds": args.seeds,
            "env_steps": args.updates * cfg.ppo.num_envs * cfg.ppo.num_steps, "baselines": baselines, "runs": runs,
-           "command": "python scripts/kinetix_finetune_seeds.py " + " ".join(sys.argv[1:] if argv is None else argv),
-           "wall_seconds": round(time.time() - t0), "commit": commit,
+           "command": command, "wall_seconds": round(wall), "commit": commit,
            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
     args.out.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {args.out} in {time.time() - t0:.0f} s")
-    return 0
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ md(r"""
 `RIZZLIB_SCALE` picks the preset: network size, batch, and the length of the short trainings this
 notebook runs live. The long training (the shipped generalists) was done by
 `scripts/kinetix_train.py` and is loaded from `rizzlib/kinetix/checkpoints/`. Edit the string to
-force a scale.
+force a scale. At `smoke` (the test run), XLA compiles most programs at its lowest optimisation level
+(`rizzlib.kinetix.ahead.set_compile_effort`): there the compiles, not the work, take most of the time.
 """)
 
 code(r"""
@@ -85,6 +86,14 @@ from rizzlib.kinetix.generate import sample_levels
 from rizzlib.kinetix.levels import index_level, stack_levels
 from rizzlib.kinetix.replay import animate_episode, make_player, mixed_actor, mixed_policy, render_level
 from rizzlib.kinetix.train import build, compile_training, env_config_for, load_checkpoint, load_levels, train
+from rizzlib.kinetix.ahead import jit as kx_jit
+from rizzlib.kinetix.ahead import set_compile_effort
+
+if SCALE == "smoke":
+    # smoke only: XLA's lowest optimisation level for the compiled programs of rizzlib.kinetix (about
+    # 3x less compile time, programs 2-3x slower; the same code), except the evaluator (also SFL's
+    # scorer), which runs most
+    set_compile_effort("fast", programs=("init", "update", "player", "other"))
 
 # compiled functions are cached on disk: the second time a shape is compiled is nearly free
 jax.config.update("jax_compilation_cache_dir", os.environ.get("JAX_COMPILATION_CACHE_DIR",
@@ -185,9 +194,12 @@ print({k: v.shape for k, v in [("polygon_role", car.polygon_role), ("circle_role
 
 # at smoke the live run uses the shipped network's size, so that it and the fine-tuning runs below
 # (the shipped network with this PPO config) share one compiled update, and its held-out set has as
-# many levels as the zero-shot table of section 8, so that every evaluation shares one compiled evaluator
+# many levels as the zero-shot table of section 8, so that every evaluation shares one compiled
+# evaluator; SFL scores as many levels for as many steps, so its scorer is that same program
 LIVE = {"smoke": dataclasses.replace(CFG, model=SCFG.model, num_updates=4, eval_every=4, eval_attempts=2,
-                                     pool_size=16, num_eval_levels=N_ZERO_SHOT),
+                                     pool_size=16, num_eval_levels=N_ZERO_SHOT,
+                                     sfl=dataclasses.replace(CFG.sfl, num_scored=2 * N_ZERO_SHOT, score_batch=2 * N_ZERO_SHOT,
+                                                             score_steps=int(kx.EnvParams().max_timesteps))),
         "cpu": dataclasses.replace(CFG, num_updates=16, pool_size=256, num_eval_levels=32, eval_attempts=4, eval_every=4),
         }.get(SCALE, dataclasses.replace(CFG, num_updates=256, pool_size=4096, eval_every=32))
 t0 = time.time()
@@ -331,7 +343,7 @@ drive = PLAY(jax.random.key(0), car, policy("constant", action=ENV_S.noop_action
 t = min(20, drive.length)
 state = kx.EnvState(sim=jax.tree.map(lambda x: jnp.asarray(x[t]), drive.sims), level=car,
                     timestep=jnp.asarray(t), last_distance=jnp.asarray(-1.0))
-obs = jax.jit(entity_observation, static_argnums=1)(state, car_cfg)
+obs = kx_jit(entity_observation, static_argnums=1)(state, car_cfg)
 labels = [f"{r['body']} {r['role'] if r['role'] != 'default' else r['kind'][:4]}" for r in edit.shape_table(car, car_cfg)]
 active = [r["body"] for r in edit.shape_table(car, car_cfg)]
 fig, axes = plt.subplots(1, 5, figsize=(18, 3.8), gridspec_kw={"width_ratios": [1.2, 1, 1, 1, 1]})

@@ -53,3 +53,73 @@ def test_compile_errors_reach_whoever_waits():
     fut = ahead.compile_ahead(bad, jnp.ones((2, 3)))
     with pytest.raises(TypeError):
         fut.result(timeout=120)
+
+
+def test_compile_effort_sets_the_options_of_new_programs_and_is_restored():
+    assert all(e == "full" for _, e in ahead.compile_effort())
+    with pytest.raises(ValueError, match="effort"):
+        ahead.set_compile_effort("lowest")
+    with pytest.raises(ValueError, match="programs"):
+        ahead.set_compile_effort("fast", programs=("update", "trainer"))
+    assert all(e == "full" for _, e in ahead.compile_effort())  # nothing changed by the bad calls
+    with pytest.raises(ValueError, match="program"):
+        ahead.jit(lambda x: x, program="trainer")
+    assert ahead.compiler_options("update") is None
+    full = ahead.jit(lambda x: jnp.tanh(x) * 2.0 + x ** 3, program="update")
+    old = ahead.set_compile_effort("fast", programs=("update", "player"))
+    try:
+        assert dict(ahead.compile_effort()) == {**dict(old), "update": "fast", "player": "fast"}
+        assert ahead.compile_effort("evaluator") == "full" and ahead.compiler_options("evaluator") is None
+        assert ahead.compiler_options("update") == ahead.FAST_OPTIONS
+        ahead.compiler_options("update")["xla_backend_optimization_level"] = 3  # a copy: the setting is not touched
+        assert ahead.compiler_options("update") == ahead.FAST_OPTIONS
+        fast = ahead.jit(lambda x: jnp.tanh(x) * 2.0 + x ** 3, program="update")
+
+        @ahead.jit(program="player", static_argnums=1)
+        def power(x, k):
+            return x ** k
+    finally:
+        ahead.set_compile_effort("full")
+        for prog, effort in old.items():
+            ahead.set_compile_effort(effort, programs=prog)
+    assert all(e == "full" for _, e in ahead.compile_effort())
+    x = jnp.linspace(-2.0, 2.0, 7)
+    np.testing.assert_allclose(np.asarray(fast(x)), np.asarray(full(x)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(power(x, 3)), np.asarray(x) ** 3, rtol=1e-6)
+
+
+def test_fast_programs_are_compiled_with_the_fast_options(monkeypatch):
+    # an option XLA does not know fails the compile: proof that the options reach the compiler
+    monkeypatch.setattr(ahead, "FAST_OPTIONS", {**ahead.FAST_OPTIONS, "xla_no_such_option_here": True})
+    old = ahead.set_compile_effort("fast", programs="init")
+    try:
+        fast = ahead.jit(lambda x: x + 1.0, program="init")
+        full = ahead.jit(lambda x: x + 1.0, program="evaluator")
+    finally:
+        ahead.set_compile_effort("full")
+    assert old["init"] == "full"
+    assert float(full(jnp.asarray(1.0))) == 2.0
+    with pytest.raises(Exception, match="xla_no_such_option_here"):
+        fast(jnp.asarray(1.0))
+
+
+def test_cached_factories_key_on_the_effort():
+    from rizzlib.kinetix.ppo import cached
+
+    made = []
+
+    @cached
+    def factory(n):
+        made.append((n, ahead.compile_effort("update")))
+        return object()
+
+    a = factory(3)
+    assert factory(3) is a
+    ahead.set_compile_effort("fast", programs="update")
+    try:
+        b = factory(3)
+        assert b is not a and factory(3) is b
+    finally:
+        ahead.set_compile_effort("full")
+    assert factory(3) is a
+    assert made == [(3, "full"), (3, "fast")]

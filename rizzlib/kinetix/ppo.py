@@ -20,6 +20,7 @@ from flax.training.train_state import TrainState
 
 from rizzlib.core.validate import check_int_range, check_range
 from rizzlib.kinetix import distributions as dist
+from rizzlib.kinetix.ahead import compile_effort, jit
 from rizzlib.kinetix.env import KinetixEnv
 from rizzlib.kinetix.types import EnvConfig, EnvParams, Level
 
@@ -125,8 +126,9 @@ def cached(factory):
     """``functools.lru_cache`` for the compiled-function factories, keyed by their (hashable) static
     arguments: network, EnvConfig, configs and EnvParams of Python numbers. Two calls with equal
     settings get the same jitted function, so XLA compiles it once per process; arguments that cannot
-    be hashed (EnvParams holding arrays) make a fresh function instead."""
-    memo = functools.lru_cache(maxsize=64)(factory)
+    be hashed (EnvParams holding arrays) make a fresh function instead. The key includes the
+    compile effort (:func:`rizzlib.kinetix.ahead.set_compile_effort`)."""
+    memo = functools.lru_cache(maxsize=64)(lambda effort, *args: factory(*args))
 
     @functools.wraps(factory)
     def get(*args):
@@ -134,7 +136,7 @@ def cached(factory):
             hash(args)
         except TypeError:
             return factory(*args)
-        return memo(*args)
+        return memo(compile_effort(), *args)
 
     get.cache_clear = memo.cache_clear
     get.cache_info = memo.cache_info
@@ -155,7 +157,7 @@ def compiled_init(network, env_config: EnvConfig):
     ops, each compiled on first use; the jitted init gives the same parameters bit for bit)."""
     env = KinetixEnv(env_config)
 
-    @jax.jit
+    @jit(program="init")
     def init(key, level):
         obs, _ = env.reset(None, level)
         return network.init(key, obs)
@@ -251,7 +253,7 @@ def compiled_update(network, env_config: EnvConfig, config: PPOConfig, params: E
         }
         return Runner(train_state=ts, key=key), metrics
 
-    return jax.jit(update)
+    return jit(update, program="update")
 
 
 def make_update(network, env: KinetixEnv, levels: Level, config: PPOConfig, params: EnvParams | None = None):

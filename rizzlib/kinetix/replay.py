@@ -22,6 +22,7 @@ import numpy as np
 from rizzlib.core.validate import check_int_range
 from rizzlib.kinetix import distributions as dist
 from rizzlib.kinetix.actions import engine_actions
+from rizzlib.kinetix.ahead import jit
 from rizzlib.kinetix.env import KinetixEnv
 from rizzlib.kinetix.types import EnvParams, Level
 
@@ -107,7 +108,7 @@ def make_player(env: KinetixEnv, actor, params: EnvParams | None = None):
     params = EnvParams() if params is None else params
     steps = int(params.max_timesteps)
 
-    @jax.jit
+    @jit(program="player")
     def run(key, level, policy_params):
         obs, st = env.reset(None, level, params)
 

@@ -16,8 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from rizzlib.core.validate import check_int_range, check_range
+from rizzlib.kinetix.ahead import jit
 from rizzlib.kinetix.env import KinetixEnv
-from rizzlib.kinetix.ppo import cached, make_policy
+from rizzlib.kinetix.ppo import cached
 from rizzlib.kinetix.types import EnvConfig, EnvParams, Level
 
 
@@ -57,29 +58,28 @@ def top_k_levels(scores, k: int):
     return jnp.argsort(-scores, stable=True)[:k]
 
 
+@jit(program="other")
+def take_levels(levels: Level, level_ids):
+    """The batched levels ``levels[level_ids]`` (one small compiled gather per pool shape)."""
+    return jax.tree.map(lambda x: x[level_ids], levels)
+
+
 @cached
 def compiled_success_rate(network, env_config: EnvConfig, steps: int, params: EnvParams):
-    """``rate(net_params, key, levels, level_ids) -> (p, episodes)``, jitted once per static settings."""
-    env = KinetixEnv(env_config)
-    policy = make_policy(network, env_config)
+    """``rate(net_params, key, envs) -> (p, episodes)`` on batched levels ``envs`` (one per scored
+    level; see :func:`take_levels`): the evaluator's compiled rollout
+    (:func:`rizzlib.kinetix.evaluate.compiled_rollout`, sampled actions, ``steps`` steps with
+    auto-reset), so a scorer of as many levels and steps as an evaluator shares its compile. The
+    jitted rollout is ``rate.rollout``."""
+    from rizzlib.kinetix.evaluate import compiled_rollout
 
-    @jax.jit
-    def rate(net_params, key, levels, level_ids):
-        lv = jax.tree.map(lambda x: x[level_ids], levels)
-        obs, st = jax.vmap(lambda x: env.reset(None, x, params))(lv)
-        n = level_ids.shape[0]
+    rollout = compiled_rollout(env_config, network, params, False, int(steps))
 
-        def body(carry, k):
-            obs, st, goals, eps = carry
-            ka, ks = jax.random.split(k)
-            act, _, _ = policy(net_params, ka, obs)
-            obs, st, _, done, info = jax.vmap(lambda s, a, kk: env.step(kk, s, a, params))(st, act, jax.random.split(ks, n))
-            return (obs, st, goals + info["GoalR"], eps + done), None
-
-        init = (obs, st, jnp.zeros(n, jnp.int32), jnp.zeros(n, jnp.int32))
-        (_, _, goals, eps), _ = jax.lax.scan(body, init, jax.random.split(key, steps))
+    def rate(net_params, key, envs):
+        _, goals, eps = rollout("agent", net_params, key, envs)
         return jnp.where(eps > 0, goals / jnp.maximum(eps, 1), 0.0), eps
 
+    rate.rollout = rollout
     return rate
 
 
@@ -87,14 +87,14 @@ def make_success_rate(network, env: KinetixEnv, levels: Level, steps: int, param
     """``rate(net_params, key, level_ids) -> (p, episodes)``: the policy's success rate per level.
 
     Each env plays its level for ``steps`` agent steps with auto-reset; p = goals / finished episodes
-    (0 when no episode finished). The compiled function (:func:`compiled_success_rate`) is shared by
-    every pool of the same shape.
+    (0 when no episode finished). The compiled rollout (:func:`compiled_success_rate`) is shared by
+    every pool of the same shape and by evaluators of as many envs and steps.
     """
     params = EnvParams() if params is None else params
     fn = compiled_success_rate(network, env.config, steps, params)
 
     def rate(net_params, key, level_ids):
-        return fn(net_params, key, levels, level_ids)
+        return fn(net_params, key, take_levels(levels, level_ids))
 
     return rate
 

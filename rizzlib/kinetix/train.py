@@ -32,6 +32,7 @@ from rizzlib.kinetix.sfl import (
     compiled_success_rate,
     make_success_rate,
     refresh_buffer,
+    take_levels,
 )
 from rizzlib.kinetix.types import EnvConfig, EnvParams, Level
 
@@ -82,10 +83,11 @@ def compile_training(config: KinetixConfig, method: str, pool: Level, eval_level
         ids = jnp.zeros(config.ppo.num_envs, jnp.int32)
         out = [compile_ahead(compiled_update(net, env.config, config.ppo, params), runner, pool, ids)]
         if method == "sfl" and config.sfl.sampled_envs_ratio > 0:
-            out.append(compile_ahead(compiled_success_rate(net, env.config, config.sfl.score_steps, params),
-                                     runner.train_state.params, key, pool, jnp.zeros(config.sfl.score_batch, jnp.int32)))
+            scored = take_levels(pool, jnp.zeros(config.sfl.score_batch, jnp.int32))
+            out.append(compile_ahead(compiled_success_rate(net, env.config, config.sfl.score_steps, params).rollout,
+                                     "agent", runner.train_state.params, key, scored))
         if eval_levels is not None:
-            envs = jax.tree.map(lambda x: jnp.repeat(x, config.eval_attempts, axis=0), eval_levels)
+            envs = jax.tree.map(lambda x: np.repeat(np.asarray(x), config.eval_attempts, axis=0), eval_levels)
             out.append(compile_ahead(compiled_evaluator(env.config, net, params, False), "agent",
                                      runner.train_state.params, key, envs))
         return out
