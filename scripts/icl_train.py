@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import sys
 import time
@@ -157,6 +158,7 @@ def run_train(args, tok, command: str) -> None:
             "wall_s": round(state["elapsed_s"] if state else wall_s, 1),
             "final": final,
             "command": command,
+            "nice": os.nice(0),
             "machine": f"{platform.machine()} CPU shared with other jobs, torch {torch.__version__}, "
             f"{args.threads} thread, Python {platform.python_version()}",
             "parameters": count_parameters(m),
@@ -212,7 +214,7 @@ def write_readme(path: Path, extra: dict) -> None:
         "Made by `scripts/icl_train.py`; reproduced by `tests/test_icl_checkpoint.py`.",
         "",
         "```bash",
-        f"nice -n 19 {extra['command']}",
+        f"nice -n {extra.get('nice', 19)} {extra['command']}",
         "```",
         "",
         f"Machine: {extra['machine']}.",

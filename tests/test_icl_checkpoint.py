@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rizzlib.icl.evaluate import CHECKPOINT_TEST_EVAL, evaluate_shots
-from rizzlib.icl.model import ARITH_CHECKPOINT, CHECKPOINT, load_checkpoint
+from rizzlib.icl.model import ARITH_CHECKPOINT, ARITH_LONG_CHECKPOINT, CHECKPOINT, load_checkpoint
 from rizzlib.icl.tasks import chance_accuracy, make_tokenizer
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -51,17 +51,21 @@ def test_checkpoint_learns_in_context_better_than_chance(shipped):
             assert acc[shots.index(k)] > max(acc[i0], chance_accuracy(task)) + 0.1, (task, k, acc)
 
 
-@pytest.fixture(scope="module")
-def arith():
-    if not ARITH_CHECKPOINT.is_file():
-        pytest.fail(f"the checkpoint {ARITH_CHECKPOINT} is missing; run scripts/icl_train.py --tasks arith --curriculum")
-    return load_checkpoint(ARITH_CHECKPOINT)
+ARITH_RUNS = {"arith": ARITH_CHECKPOINT, "arith_long": ARITH_LONG_CHECKPOINT}
+
+
+@pytest.fixture(scope="module", params=list(ARITH_RUNS))
+def arith(request):
+    path = ARITH_RUNS[request.param]
+    if not path.is_file():
+        pytest.fail(f"the checkpoint {path} is missing; run scripts/icl_train.py as its record ({path.stem}.md) says")
+    return (path, *load_checkpoint(path))
 
 
 def test_arith_checkpoint_is_small_final_and_records_its_curriculum(arith):
-    _, extra = arith
-    assert ARITH_CHECKPOINT.stat().st_size < 5_000_000
-    assert ARITH_CHECKPOINT.with_suffix(".md").is_file()
+    path, _, extra = arith
+    assert path.stat().st_size < 5_000_000
+    assert path.with_suffix(".md").is_file()
     assert extra["final"] and extra["steps_done"] >= 1 and extra["wall_s"] > 0
     assert extra["train"]["tasks"] == ["arith"] and extra["train"]["curriculum"] is not None
     steps = [s for s, _ in extra["promotions"]]
@@ -73,7 +77,7 @@ def test_arith_checkpoint_is_small_final_and_records_its_curriculum(arith):
 
 
 def test_arith_checkpoint_reproduces_its_recorded_evaluations(arith):
-    model, extra = arith
+    _, model, extra = arith
     tok = make_tokenizer()
     for key in ("test_evaluation", "stage_test_evaluation"):
         if key not in extra:
@@ -89,7 +93,7 @@ def test_arith_checkpoint_reproduces_its_recorded_evaluations(arith):
 
 
 def test_arith_checkpoint_reads_the_offset_in_context(arith):
-    _, extra = arith
+    _, _, extra = arith
     shots = extra["evaluation"]["settings"]["shots"]
     n = extra["n_offsets"]
     assert n >= 2  # the curriculum got past plain addition
@@ -103,3 +107,29 @@ def test_arith_checkpoint_reads_the_offset_in_context(arith):
         assert stage[i] > max(1 / n, stage[shots.index(0)]) + 0.3, (shots[i], stage)
     # on the full task (10 offsets) it beats chance by 0.3 within the trained length
     assert max(full[i] for i in inside) > chance_accuracy("arith") + 0.3, full
+
+
+def test_long_arith_checkpoint_goes_on_from_the_short_one_and_holds_up_to_64_shots():
+    if not ARITH_LONG_CHECKPOINT.is_file():
+        pytest.fail(f"the checkpoint {ARITH_LONG_CHECKPOINT} is missing; see icl_llama_arith_long.md")
+    _, short = load_checkpoint(ARITH_CHECKPOINT)
+    _, long = load_checkpoint(ARITH_LONG_CHECKPOINT)
+    # its record names the first stage, which is the shipped short checkpoint
+    assert long["init"]["checkpoint"] == ARITH_CHECKPOINT.name and long["init"]["steps_done"] == short["steps_done"]
+    assert long["init"]["command"] == short["command"] and long["init"]["seq_len"] == short["train"]["seq_len"]
+    assert long["train"]["curriculum"]["start"] == short["n_offsets"] <= long["n_offsets"]
+    fit_short = (short["train"]["seq_len"] - 2) // 5
+    fit_long = (long["train"]["seq_len"] - 2) // 5
+    shots = long["evaluation"]["settings"]["shots"]
+    assert shots == short["evaluation"]["settings"]["shots"] and max(shots) == 64 <= fit_long
+    n = long["n_offsets"]
+    key = "stage_evaluation" if n < 10 else "evaluation"
+    stage = long[key]["result"]["arith"]["model"]
+    full = long["evaluation"]["result"]["arith"]["model"]
+    full_short = short["evaluation"]["result"]["arith"]["model"]
+    for i, k in enumerate(shots):
+        if k > fit_short:
+            # past the short model's training length: reads the offset on its own offsets, and beats
+            # the short model (which falls to chance there) by 0.3 on the full task
+            assert stage[i] > 1 / n + 0.3, (k, stage)
+            assert full[i] > full_short[i] + 0.3, (k, full, full_short)
