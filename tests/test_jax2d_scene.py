@@ -504,3 +504,28 @@ def test_auto_layout_rule(monkeypatch, request):
     assert np.isfinite(g_auto) and g_auto == pytest.approx(g_active, rel=1e-6, abs=1e-9)
     gv = jax.jit(jax.vmap(jax.grad(loss(static))))(jnp.array([0.5, 0.5]))
     np.testing.assert_allclose(np.asarray(gv), g_active, rtol=1e-6, atol=1e-9)
+
+
+def test_colours_skipping_the_second_point_changes_no_number(monkeypatch):
+    """A colour whose pairs have no second point on skips it (``SKIP_SECOND_POINT``): circles on
+    boxes on the floor (one-point and two-point colours in one scene, with restitution) step to the
+    same state as with both points solved everywhere."""
+    from rizzlib.jax2d import contact_solver
+
+    static = StaticConfig(num_polygons=4, num_circles=4, num_joints=0, num_thrusters=0, solver_layout="colours")
+    sb = SceneBuilder(static)
+    sb.add_floor(restitution=0.5)
+    sb.add_box((1.0, 0.2), (0.4, 0.4), restitution=0.5)
+    sb.add_box((1.05, 0.61), (0.4, 0.4), rotation=0.1)
+    sb.add_box((2.5, 0.5), (0.4, 0.4), angular_velocity=2.0)
+    for k in range(4):
+        sb.add_circle((0.4 + 0.2 * k, 0.8 + 0.1 * k), 0.1, velocity=(0.5, -1.0), restitution=0.8)
+    s0 = sb.build()
+    finals = []
+    for skip in (True, False):
+        monkeypatch.setattr(contact_solver, "SKIP_SECOND_POINT", skip)
+        roll = jax.jit(lambda s: jax2d.rollout(s, PARAMS, static, None, 60))  # traced anew per setting
+        finals.append(roll(s0))
+    assert int(np.asarray(finals[0][1].contacts.active).all(-1).any(-1).sum()) > 0  # two-point pairs occur
+    assert int((np.asarray(finals[0][1].contacts.active).sum(-1) == 1).any(-1).sum()) > 0  # and one-point ones
+    assert _max_diff(finals[0], finals[1]) <= 1e-6

@@ -67,6 +67,13 @@ class ContactConstraints(NamedTuple):
     bounce_speed: jnp.ndarray  # (R, S, 2pt) restitution target: separating speed, m/s (step())
 
 
+#: ``colours`` layout: a colour with no second point on skips the second point and the 2x2 block
+#: (:func:`solve_contacts_coloured`); False solves both points everywhere (the same numbers; tests
+#: compare the two). Measured on the settled pile of 14 circles at batch 1 (CPU time, load ~6.5):
+#: 860 -> 465 us a step.
+SKIP_SECOND_POINT = True
+
+
 #: Box2D 2.4's bound on the condition number of a two-point block (above it, one point is dropped
 #: there; here the two points are then solved one after the other).
 MAX_BLOCK_CONDITION = 1000.0
@@ -515,8 +522,11 @@ def _coloured_sweep(cons: ContactConstraints, num_colours, target, mask, acc_n, 
         both = jnp.concatenate([cc.ia, cc.ib])
         # circles touch at one point: a colour without a second point skips its half of the work
         # (the same numbers: a masked point changes nothing). On one scene only the branch taken runs.
-        new, (an, at) = jax.lax.cond(jnp.any(msk[:, 1]), solve_two, solve_one,
-                                     rows[both], (None, cc, tgt, msk, an, at))
+        args = (rows[both], (None, cc, tgt, msk, an, at))
+        if SKIP_SECOND_POINT:
+            new, (an, at) = jax.lax.cond(jnp.any(msk[:, 1]), solve_two, solve_one, *args)
+        else:
+            new, (an, at) = solve_two(*args)
         rows = rows.at[both].set(new)  # repeated rows are never-moving bodies: unchanged values
         acc_n = jax.lax.dynamic_update_index_in_dim(acc_n, an, c, 0)
         acc_t = jax.lax.dynamic_update_index_in_dim(acc_t, at, c, 0)
