@@ -3,13 +3,13 @@ writes well-formed rows, and the committed run has every row the issue asks for.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _repo import load_repo_module
 
 from rizzlib.fbcpr import env
 
@@ -18,10 +18,7 @@ KEYS = {"what", "batch", "ours_per_s", "peer", "peer_per_s", "ratio"}
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("fbcpr_benchmark", ROOT / "benchmarks" / "fbcpr.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_repo_module("benchmarks/fbcpr.py", "fbcpr_benchmark")
 
 
 @pytest.mark.parametrize("seed", range(5))

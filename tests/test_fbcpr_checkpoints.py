@@ -7,6 +7,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from _repo import load_repo_module
 
 from rizzlib.fbcpr import checkpoint, evaluate
 from rizzlib.fbcpr.agent import make_agent
@@ -102,13 +103,7 @@ def test_planner_reproduces_recorded_return():
 
 
 def _train_script():
-    import importlib.util
-
-    path = CKPT.parents[2] / "scripts" / "fbcpr_train.py"
-    spec = importlib.util.spec_from_file_location("fbcpr_train_script", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_repo_module("scripts/fbcpr_train.py", "fbcpr_train_script")
 
 
 def test_history_file_extends_earlier_seeds(tmp_path):

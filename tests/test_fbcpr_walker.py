@@ -13,6 +13,8 @@ import pytest
 pytest.importorskip("mujoco")
 pytest.importorskip("mujoco.mjx")
 
+from _repo import load_repo_module
+
 from rizzlib.fbcpr import presets, walker  # noqa: E402
 from rizzlib.fbcpr.envs import get_env  # noqa: E402
 
@@ -110,14 +112,7 @@ def test_walker_goal_metrics_use_the_pose_only():
 
 
 def _script():
-    import importlib.util
-    import pathlib
-
-    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "fbcpr_walker.py"
-    spec = importlib.util.spec_from_file_location("fbcpr_walker_script", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
+    return load_repo_module("scripts/fbcpr_walker.py", "fbcpr_walker_script")
 
 
 def test_expert_normalisation():

@@ -3,11 +3,11 @@ meets the issue's target (>= 20x at the largest shot count, growing with the pre
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from _repo import load_repo_module
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = {"model", "shots", "prefix_tokens", "query_tokens", "cached_s", "uncached_s", "speedup", "prefix_s", "amortized", "predicted", "copy_s"}
@@ -16,10 +16,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("icl_benchmark", ROOT / "benchmarks" / "icl.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_repo_module("benchmarks/icl.py", "icl_benchmark")
 
 
 def test_short_run_writes_rows_for_both_configs(tmp_path, capsys):

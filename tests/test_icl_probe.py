@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
+from _repo import load_repo_module
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "icl_arith_probe.py"
 
 
 def load_probe():
-    spec = importlib.util.spec_from_file_location("icl_arith_probe", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_repo_module("scripts/icl_arith_probe.py", "icl_arith_probe")
 
 
 @pytest.mark.slow

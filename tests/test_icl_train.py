@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from _repo import load_repo_module
 
 import rizzlib.icl.train as train_mod
 from rizzlib.icl.tasks import DIGITS, OffsetArithTask, make_tokenizer
@@ -199,14 +200,7 @@ def test_train_rejects_a_resume_state_that_does_not_fit():
 
 
 def _script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "icl_train.py"
-    spec = importlib.util.spec_from_file_location("icl_train_script", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
+    return load_repo_module("scripts/icl_train.py", "icl_train_script")
 
 
 def test_train_script_init_goes_on_from_a_checkpoint_and_resume_finishes_a_cut_run(tmp_path, monkeypatch):

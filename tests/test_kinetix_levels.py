@@ -8,6 +8,7 @@ import os
 import jax
 import numpy as np
 import pytest
+from _repo import load_repo_module
 
 from rizzlib.kinetix import EnvConfig, Role, validate_level
 from rizzlib.kinetix.audit import audit_levels
@@ -137,14 +138,7 @@ def test_all_74_paper_levels_convert_and_play():
 
 
 def _smoke_levels_script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "kinetix_smoke_levels.py"
-    spec = importlib.util.spec_from_file_location("kinetix_smoke_levels", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_repo_module("scripts/kinetix_smoke_levels.py", "kinetix_smoke_levels")
 
 
 def test_shipped_smoke_levels_load_and_are_valid():
