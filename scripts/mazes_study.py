@@ -202,8 +202,9 @@ def write_checkpoint_readme(out: Path) -> None:
     lines = [
         "# Chapter 3 checkpoints",
         "",
-        "Two runs of `scripts/mazes_study.py` (the committed study, `rizzlib/mazes/results/study.json`, has the",
-        "command and machine); `tests/test_mazes_checkpoints.py` reloads them and reproduces the evaluation",
+        "Two runs of `scripts/mazes_study.py` (the study file of the same budget in `rizzlib/mazes/results/` has",
+        "the command and machine: `study.json` for 32,000 samples a run, `study_long.json` for 128,000);",
+        "`tests/test_mazes_checkpoints.py` reloads them and reproduces the evaluation",
         "on the first 60 held-out mazes. Data: the study's DFS pool of the grid (`data` in the metadata), the",
         "first `n_train_used` training mazes; accuracy: exact match on all held-out mazes, greedy left to right.",
         f"torch {torch.__version__}, 1 thread, on a shared 2-core CPU.",
