@@ -196,12 +196,16 @@ print({k: v.shape for k, v in [("polygon_role", car.polygon_role), ("circle_role
 # (the shipped network with this PPO config) share one compiled update, and its held-out set has as
 # many levels as the zero-shot table of section 8, so that every evaluation shares one compiled
 # evaluator; SFL scores as many levels for as many steps, so its scorer is that same program
-LIVE = {"smoke": dataclasses.replace(CFG, model=SCFG.model, num_updates=4, eval_every=4, eval_attempts=2,
-                                     pool_size=16, num_eval_levels=N_ZERO_SHOT,
-                                     sfl=dataclasses.replace(CFG.sfl, num_scored=2 * N_ZERO_SHOT, score_batch=2 * N_ZERO_SHOT,
-                                                             score_steps=int(kx.EnvParams().max_timesteps))),
-        "cpu": dataclasses.replace(CFG, num_updates=16, pool_size=256, num_eval_levels=32, eval_attempts=4, eval_every=4),
-        }.get(SCALE, dataclasses.replace(CFG, num_updates=256, pool_size=4096, eval_every=32))
+# (one branch per scale: the smoke settings are only valid with the smoke preset's SFL buffer)
+if SCALE == "smoke":
+    LIVE = dataclasses.replace(CFG, model=SCFG.model, num_updates=4, eval_every=4, eval_attempts=2,
+                               pool_size=16, num_eval_levels=N_ZERO_SHOT,
+                               sfl=dataclasses.replace(CFG.sfl, num_scored=2 * N_ZERO_SHOT, score_batch=2 * N_ZERO_SHOT,
+                                                       score_steps=int(kx.EnvParams().max_timesteps)))
+elif SCALE == "cpu":
+    LIVE = dataclasses.replace(CFG, num_updates=16, pool_size=256, num_eval_levels=32, eval_attempts=4, eval_every=4)
+else:
+    LIVE = dataclasses.replace(CFG, num_updates=256, pool_size=4096, eval_every=32)
 t0 = time.time()
 n_random = LIVE.pool_size + LIVE.num_eval_levels
 if SCALE == "smoke":
