@@ -68,13 +68,14 @@ def teacher_forced_predictions(model, batch: TokenBatch, chunk: int = 256, exclu
     if not bool((batch.prompt_lengths == P).all()):
         raise ValueError("batch must hold one grid size (one prompt length); split it by size first")
     V = model.cfg.vocab_size
-    bad = [int(i) for i in exclude if not 0 <= int(i) < V]
+    ids = sorted({int(i) for i in exclude})
+    bad = [i for i in ids if not 0 <= i < V]
     if bad:
         raise ValueError(f"exclude must hold token ids in [0, {V - 1}]; got {bad}")
-    if len(set(int(i) for i in exclude)) >= V:
+    if len(ids) >= V:
         raise ValueError("exclude must leave at least one token id to predict")
     drop = torch.zeros(V, dtype=torch.bool)
-    drop[list(int(i) for i in exclude)] = True
+    drop[ids] = True
     n_ans = batch.answer_mask.sum(1)
     S = int(n_ans.max())
     out = np.full((len(batch), S), batch.vocab.pad_id, dtype=np.int64)
