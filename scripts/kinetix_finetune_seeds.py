@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import os
 import subprocess
 import sys
 import time
@@ -47,42 +48,44 @@ def main(argv=None) -> int:
     baselines = {k: u["ours_s"][k][i] for k in ("noop", "random")}
     level, _ = load_builtin_level(args.level)
     t0 = time.time()
-    runs, wall0 = previous_runs(args)
-    command = "python scripts/kinetix_finetune_seeds.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    runs, wall0, commands = previous_runs(args)
+    commands.append("python scripts/kinetix_finetune_seeds.py " + " ".join(sys.argv[1:] if argv is None else argv))
     for seed in args.seeds:
         if any(r["seed"] == seed for r in runs):
             print(f"seed {seed}: already in {args.out}, skipped", flush=True)
             continue
+        t_seed = time.time()
         res = finetune_vs_scratch(dataclasses.replace(cfg, seed=seed), level, params, num_updates=args.updates,
                                   attempts=args.attempts, eval_seed=7 + seed, baselines=baselines, progress=False)
-        runs.append({"seed": seed, "summary": summarise(res), **res.to_dict()})
+        runs.append({"seed": seed, "summary": summarise(res), "run_seconds": round(time.time() - t_seed, 1),
+                     **res.to_dict()})
         s = runs[-1]["summary"]
         print(f"seed {seed}: final fine-tuned {s['final_finetune']:.3f} scratch {s['final_scratch']:.3f} "
               f"(means {s['mean_finetune']:.3f} / {s['mean_scratch']:.3f}) after {time.time() - t0:.0f} s", flush=True)
-        write(args, cfg, baselines, runs, command, wall0 + time.time() - t0)
-    write(args, cfg, baselines, runs, command, wall0 + time.time() - t0)
+        write(args, cfg, baselines, runs, commands, wall0 + time.time() - t0)
+    write(args, cfg, baselines, runs, commands, wall0 + time.time() - t0)
     print(f"wrote {args.out}: seeds {[r['seed'] for r in runs]} in {time.time() - t0:.0f} s")
     return 0
 
 
-def previous_runs(args) -> tuple[list, float]:
-    """(runs, wall seconds) already in ``args.out`` for the same level, updates and attempts."""
+def previous_runs(args) -> tuple[list, float, list]:
+    """(runs, wall seconds, commands) already in ``args.out`` for the same level, updates and attempts."""
     if args.fresh or not args.out.is_file():
-        return [], 0.0
+        return [], 0.0, []
     old = json.loads(args.out.read_text())
     if (old.get("level"), old.get("updates"), old.get("attempts")) != (args.level, args.updates, args.attempts):
-        return [], 0.0
-    return list(old.get("runs", [])), float(old.get("wall_seconds", 0))
+        return [], 0.0, []
+    return list(old.get("runs", [])), float(old.get("wall_seconds", 0)), list(old.get("commands", []))
 
 
-def write(args, cfg, baselines, runs, command, wall) -> None:
-    """Write the record (every seed finished so far)."""
+def write(args, cfg, baselines, runs, commands, wall) -> None:
+    """Write the record (every seed finished so far; ``commands``: every call that added to it)."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=CKPT).stdout.strip()
     out = {"level": args.level, "updates": args.updates, "attempts": args.attempts,
            "seeds": [r["seed"] for r in runs], "planned_seeds": args.seeds,
            "env_steps": args.updates * cfg.ppo.num_envs * cfg.ppo.num_steps, "baselines": baselines, "runs": runs,
-           "command": command, "wall_seconds": round(wall), "commit": commit,
+           "commands": commands, "xla_flags": os.environ.get("XLA_FLAGS", ""), "wall_seconds": round(wall), "commit": commit,
            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
     args.out.write_text(json.dumps(out, indent=1) + "\n")
 

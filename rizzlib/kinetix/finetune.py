@@ -129,9 +129,108 @@ def finetune_vs_scratch(config: KinetixConfig, level: Level, generalist_params, 
 
 def summarise(result: FinetuneResult) -> dict:
     """Numbers for the verdict: final rates, area under the solve curve (mean over evaluations), gap."""
-    fin, scr = result.curves["finetune"]["solve"], result.curves["scratch"]["solve"]
+    return summarise_curves(result.curves, result.baselines)
+
+
+def summarise_curves(curves: dict, baselines: dict) -> dict:
+    """:func:`summarise` from the JSON parts of a result (``curves`` and ``baselines`` of ``to_dict``)."""
+    fin, scr = curves["finetune"]["solve"], curves["scratch"]["solve"]
     return {
         "final_finetune": fin[-1], "final_scratch": scr[-1], "gap": fin[-1] - scr[-1],
         "mean_finetune": float(np.mean(fin)), "mean_scratch": float(np.mean(scr)),
-        "start_finetune": fin[0], "start_scratch": scr[0], **result.baselines,
+        "start_finetune": fin[0], "start_scratch": scr[0], **baselines,
     }
+
+
+SEED_KEYS = ("final_finetune", "final_scratch", "gap", "mean_finetune", "mean_scratch", "start_finetune",
+             "start_scratch")
+
+
+def check_seed_record(record: dict) -> None:
+    """Raise ValueError (naming the seed and the field) unless a ``finetune_seeds.json`` record holds
+    together: distinct seeds listed in ``seeds``; per run, curves of both kinds evaluated at update 0
+    and ending at ``updates``, env steps = update x steps per update, one training success rate per
+    update, solve rates that are counts out of ``attempts``, the record's baselines, and a ``summary``
+    equal to :func:`summarise_curves` of its curves."""
+    for field in ("updates", "attempts", "env_steps", "baselines", "runs", "seeds"):
+        if field not in record:
+            raise ValueError(f"record is missing the field {field!r}")
+    runs, n, attempts = record["runs"], record["updates"], record["attempts"]
+    if not runs:
+        raise ValueError("record['runs'] is empty: no seed has finished")
+    seeds = [r["seed"] for r in runs]
+    if len(set(seeds)) != len(seeds) or seeds != list(record["seeds"]):
+        raise ValueError(f"record['seeds'] must list each run's seed once, in order; got {record['seeds']} "
+                         f"for runs of seeds {seeds}")
+    per_update = record["env_steps"] / n
+    for r in runs:
+        where = f"seed {r['seed']}"
+        if r["baselines"] != record["baselines"]:
+            raise ValueError(f"{where}: baselines {r['baselines']} differ from the record's {record['baselines']}")
+        if (r["num_updates"], r["attempts"]) != (n, attempts):
+            raise ValueError(f"{where}: num_updates/attempts {r['num_updates']}/{r['attempts']} differ from the "
+                             f"record's {n}/{attempts}")
+        for kind in RUNS:
+            c = r["curves"][kind]
+            if c["update"][0] != 0 or c["update"][-1] != n or c["update"] != sorted(set(c["update"])):
+                raise ValueError(f"{where}: curves[{kind!r}]['update'] must rise from 0 to {n}; got {c['update']}")
+            if c["env_steps"] != [u * per_update for u in c["update"]]:
+                raise ValueError(f"{where}: curves[{kind!r}]['env_steps'] is not update x {per_update:g}")
+            if len(c["solve"]) != len(c["update"]) or len(c["success"]) != n:
+                raise ValueError(f"{where}: curves[{kind!r}] needs one solve rate per evaluation and one "
+                                 f"success rate per update")
+            k = np.asarray(c["solve"]) * attempts
+            if np.any(np.abs(k - np.round(k)) > 1e-4) or np.any(k < 0) or np.any(k > attempts):
+                raise ValueError(f"{where}: curves[{kind!r}]['solve'] must be counts out of {attempts} attempts; "
+                                 f"got {c['solve']}")
+        want = summarise_curves(r["curves"], r["baselines"])
+        if set(r["summary"]) != set(want):
+            raise ValueError(f"{where}: summary keys {sorted(r['summary'])} differ from {sorted(want)}")
+        for key, v in want.items():
+            if not np.isclose(r["summary"][key], v, rtol=0.0, atol=1e-9):
+                raise ValueError(f"{where}: summary[{key!r}] = {r['summary'][key]} but its curves give {v}")
+
+
+def across_seeds(record: dict) -> dict:
+    """Statistics over the seeds of a checked ``finetune_seeds.json`` record.
+
+    Returns ``{"n": seeds, "seeds": [...], key: {"mean", "sd", "values"} for key in SEED_KEYS,
+    "wins_final" / "wins_mean": seeds where fine-tuning is strictly ahead at the end / averaged over
+    the evaluations, "losses_final" / "losses_mean": where scratch is strictly ahead}``. ``sd`` is the
+    sample standard deviation (ddof 1; 0 for one seed).
+    """
+    check_seed_record(record)
+    runs = record["runs"]
+    out = {"n": len(runs), "seeds": [r["seed"] for r in runs]}
+    for key in SEED_KEYS:
+        v = np.array([r["summary"][key] for r in runs], dtype=float)
+        out[key] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                    "values": v.tolist()}
+    for what in ("final", "mean"):
+        fin = np.array(out[f"{what}_finetune"]["values"])
+        scr = np.array(out[f"{what}_scratch"]["values"])
+        out[f"wins_{what}"] = int(np.sum(fin > scr))
+        out[f"losses_{what}"] = int(np.sum(fin < scr))
+    return out
+
+
+def seeds_verdict(stats: dict) -> str:
+    """One sentence from :func:`across_seeds`: does fine-tuning beat scratch on every seed, at the end
+    and averaged over the evaluations (sample efficiency)?"""
+    n = stats["n"]
+    parts = []
+    for what, label in (("final", "at the end"), ("mean", "averaged over the evaluations")):
+        w, lo = stats[f"wins_{what}"], stats[f"losses_{what}"]
+        f, s = stats[f"{what}_finetune"], stats[f"{what}_scratch"]
+        nums = f"{f['mean']:.2f} ± {f['sd']:.2f} against {s['mean']:.2f} ± {s['sd']:.2f}"
+        if w == n:
+            who = f"fine-tuning is ahead on all {n} seeds"
+        elif lo == n:
+            who = f"training from scratch is ahead on all {n} seeds"
+        else:
+            who = f"fine-tuning is ahead on {w} of {n} seeds and behind on {lo}"
+        parts.append(f"{label}, {who} ({nums})")
+    both = stats["wins_final"] == n and stats["wins_mean"] == n
+    head = ("fine-tuning beats training from scratch on every seed" if both
+            else "fine-tuning does not beat training from scratch on every seed")
+    return f"{head}: " + "; ".join(parts)
