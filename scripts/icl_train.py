@@ -24,6 +24,14 @@ per sequence, a two-stage length curriculum:
         --init rizzlib/icl/checkpoints/icl_llama_arith.safetensors --seq-len 352 --batch-size 8 --lr 5e-4 \
         --steps 20000 --max-minutes 70 --out rizzlib/icl/checkpoints/icl_llama_arith_long.safetensors
 
+``--stages cipher keycls`` trains those tasks through :data:`rizzlib.icl.train.STAGES` (cipher:
+one-symbol words up to the default 2-4; keycls: no distractors up to the default 3), each moving on
+when its teacher-forced accuracy reaches ``--stage-threshold``; the cipher/keycls checkpoint is
+
+    nice -n 19 python scripts/icl_train.py --tasks cipher keycls --stages cipher keycls \
+        --init rizzlib/icl/checkpoints/icl_llama.safetensors --seq-len 512 --batch-size 4 --lr 5e-4 \
+        --max-minutes 60 --out rizzlib/icl/checkpoints/icl_llama_lookup.safetensors
+
 Every save also writes ``<stem>.resume.pt`` (optimizer moments, data generator, logs; not shipped,
 deleted at the end); a run cut before its end goes on with ``--resume --out <checkpoint>`` exactly
 as if it had not stopped.
@@ -52,7 +60,7 @@ from rizzlib.icl.model import (
     save_checkpoint,
 )
 from rizzlib.icl.tasks import make_tokenizer
-from rizzlib.icl.train import OffsetCurriculum, TrainConfig, train
+from rizzlib.icl.train import OffsetCurriculum, StageCurriculum, TrainConfig, train
 
 MODEL = ModelConfig(hidden=64, layers=3, heads=4, mlp=256, max_positions=1024)
 
@@ -70,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--curriculum", action="store_true", help="arith offsets from c = 0, widened as accuracy rises")
     parser.add_argument("--threshold", type=float, default=OffsetCurriculum.threshold, help="curriculum: accuracy that widens")
     parser.add_argument("--window", type=int, default=OffsetCurriculum.window, help="curriculum: steps averaged")
+    parser.add_argument("--stages", nargs="+", default=[], help="tasks trained through their stages (train.STAGES)")
+    parser.add_argument("--stage-threshold", type=float, default=StageCurriculum.threshold, help="stages: accuracy that moves on")
+    parser.add_argument("--stage-window", type=int, default=StageCurriculum.window, help="stages: steps averaged")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
     parser.add_argument("--warmup", type=int, default=TrainConfig.warmup, help="warm-up steps")
     parser.add_argument("--init", type=Path, default=None,
@@ -105,6 +116,14 @@ def main(argv: list[str] | None = None) -> int:
         extra["stage_evaluation"] = {"settings": {**settings, **stage}, "result": evaluate_shots(model, tok, **settings | stage)}
         extra["stage_evaluation"]["eval_s"] = round(time.perf_counter() - t0, 1)
         extra["stage_test_evaluation"] = {"settings": {**test_settings, **stage}, "result": evaluate_shots(model, tok, **test_settings | stage)}
+    unfinished = {t: c for t, c in extra.get("stages", {}).items() if c["stage"] < len(c["stages"]) - 1}
+    if unfinished:
+        # a StageCurriculum stopped before its last stage: also evaluate at the stage it reached
+        stage = {"task_kwargs": {t: c["stages"][c["stage"]] for t, c in unfinished.items()}, "tasks": sorted(unfinished)}
+        t0 = time.perf_counter()
+        extra["stage_evaluation"] = {"settings": {**settings, **stage}, "result": evaluate_shots(model, tok, **settings | stage)}
+        extra["stage_evaluation"]["eval_s"] = round(time.perf_counter() - t0, 1)
+        extra["stage_test_evaluation"] = {"settings": {**test_settings, **stage}, "result": evaluate_shots(model, tok, **test_settings | stage)}
     extra["model"] = dataclasses.asdict(model.rizzlib_config)
     save_checkpoint(model, args.out, extra=extra)
     write_readme(args.out, extra)
@@ -131,7 +150,8 @@ def run_train(args, tok, command: str) -> None:
             raise ValueError(f"--resume: the resume file is at step {state['done']}, the checkpoint at {prev['steps_done']}")
         train_kw = {**prev["train"], "tasks": tuple(prev["train"]["tasks"]), "task_weights": tuple(prev["train"]["task_weights"])}
         cur = train_kw.pop("curriculum")
-        cfg = TrainConfig(**train_kw, curriculum=OffsetCurriculum(**cur) if cur else None)
+        stages = tuple(StageCurriculum(**c) for c in train_kw.pop("stages", []))
+        cfg = TrainConfig(**train_kw, curriculum=OffsetCurriculum(**cur) if cur else None, stages=stages)
         command, init = prev["command"], prev.get("init")
         resumed = prev.get("resumed_at", []) + [state["done"]]
     else:
@@ -147,6 +167,7 @@ def run_train(args, tok, command: str) -> None:
         cfg = TrainConfig(
             steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, max_minutes=args.max_minutes,
             lr=args.lr, warmup=args.warmup, tasks=tuple(args.tasks), task_weights=tuple(args.task_weights), curriculum=cur,
+            stages=tuple(StageCurriculum(t, threshold=args.stage_threshold, window=args.stage_window) for t in args.stages),
         )
         resumed = []
 
@@ -181,6 +202,21 @@ def run_train(args, tok, command: str) -> None:
             "promotions": hist["promotions"],
             "arith_acc_every_50": [round(float(np.nanmean(acc[i : i + 50])), 4) for i in range(0, len(acc), 50)],
         }
+    if cfg.stages:
+        info["stages"] = {
+            c.task: {
+                "stages": list(c.stages),
+                "stage": hist["stages"][c.task]["stage"][-1] if hist["stages"][c.task]["stage"] else c.start,
+                "moves": hist["stages"][c.task]["moves"],
+                "acc_every_50": [round(float(np.nanmean(a[i : i + 50])), 4) for a in [hist["stages"][c.task]["acc"]]
+                                 for i in range(0, len(a), 50)],
+            }
+            for c in cfg.stages
+        }
+        for c in cfg.stages:  # the stage after the last step's move
+            moves = info["stages"][c.task]["moves"]
+            if moves:
+                info["stages"][c.task]["stage"] = moves[-1][1]
     save(hist["steps"], model, final=True, wall_s=hist["wall_s"], **info)
     resume_path(args.out).unlink(missing_ok=True)
     print("loss every 100:", [round(v, 3) for v in hist["loss"][::100]], info, flush=True)
@@ -205,6 +241,10 @@ def eval_table(ev: dict, what: str) -> list[str]:
         for learner, accs in by_learner.items():
             lines.append(f"| {task} | {learner} | " + " | ".join(f"{a:.3f}" for a in accs) + " |")
     return lines + [""]
+
+
+def _threshold(extra: dict, task: str) -> float:
+    return next(c["threshold"] for c in extra["train"]["stages"] if c["task"] == task)
 
 
 def write_readme(path: Path, extra: dict) -> None:
@@ -241,8 +281,18 @@ def write_readme(path: Path, extra: dict) -> None:
             f"Training accuracy of the answer digit after the first demo, every 50 steps: {extra['arith_acc_every_50']}.",
             "",
         ]
+    for task, c in extra.get("stages", {}).items():
+        lines += [
+            f"Stages of {task} (`StageCurriculum`, threshold {_threshold(extra, task)}): "
+            f"{json.dumps(c['stages'])}; moved on at (step, stage) {c['moves']}, ending at stage {c['stage']} "
+            f"(0-based) of {len(c['stages'])}. Teacher-forced accuracy of its answer symbols after the first demo, every 50 steps: "
+            f"{c['acc_every_50']}.",
+            "",
+        ]
     lines += eval_table(extra["evaluation"], "Evaluation")
-    if "stage_evaluation" in extra:
+    if "stage_evaluation" in extra and extra.get("stages"):
+        lines += eval_table(extra["stage_evaluation"], f"Evaluation at the stages reached ({extra['stage_evaluation']['settings']['task_kwargs']})")
+    elif "stage_evaluation" in extra:
         n = extra["n_offsets"]
         lines += eval_table(extra["stage_evaluation"], f"Evaluation on the offsets the curriculum reached (c in 0..{n - 1}; "
                             f"ignoring the context and adding without an offset scores 1/{n})")

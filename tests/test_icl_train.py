@@ -13,7 +13,15 @@ from _repo import load_repo_module
 import rizzlib.icl.train as train_mod
 from rizzlib.icl.tasks import DIGITS, OffsetArithTask, make_tokenizer
 from rizzlib.icl.toy import tiny_llama
-from rizzlib.icl.train import OffsetCurriculum, TrainConfig, later_digit_accuracy, make_batch, train
+from rizzlib.icl.train import (
+    OffsetCurriculum,
+    StageCurriculum,
+    TrainConfig,
+    later_answer_accuracy,
+    later_digit_accuracy,
+    make_batch,
+    train,
+)
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -260,3 +268,179 @@ def test_train_script_init_goes_on_from_a_checkpoint_and_resume_finishes_a_cut_r
         assert torch.equal(w, model_cut.state_dict()[name]), name
     with pytest.raises(FileNotFoundError, match="resume"):
         script.main(["--resume", "--out", str(cut)])
+
+
+# ---- StageCurriculum: cipher and keycls made harder in stages --------------------------------------
+
+
+def test_default_stages_end_at_each_tasks_defaults():
+    from rizzlib.icl.tasks import CipherTask, KeyClassTask
+
+    for name, default in (("cipher", CipherTask()), ("keycls", KeyClassTask())):
+        cur = StageCurriculum(name)
+        last = cur.make_task(len(cur.stages) - 1)
+        assert type(last) is type(default) and vars(last) == vars(default)
+        assert cur.stages == tuple(train_mod.STAGES[name]) and cur.start == 0
+
+
+def test_stage_curriculum_moves_on_after_a_full_window_at_the_threshold_and_stops_at_the_last_stage():
+    cur = StageCurriculum("keycls", threshold=0.8, window=4)
+    assert cur.next_stage(0, [1.0, 1.0, 1.0]) == 0  # fewer than `window` steps at this stage
+    assert cur.next_stage(0, [0.8] * 4) == 1
+    assert cur.next_stage(1, [0.0, 1.0, 0.8, 0.8, 0.79]) == 2  # only the last 4 count
+    assert cur.next_stage(1, [1.0, 0.6, 0.8, 0.8, 0.8]) == 1  # mean of the last 4 = 0.75
+    assert cur.next_stage(3, [1.0] * 4) == 3  # the last stage
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"task": "maths"}, "task"), ({"task": "arith"}, "stages"), ({"task": "cipher", "stages": ({"max_len": 0},)}, "max_len"),
+     ({"task": "keycls", "stages": ({"n_distractors": 9},)}, "n_distractors"), ({"task": "cipher", "start": 4}, "start"),
+     ({"task": "cipher", "start": -1}, "start"), ({"task": "cipher", "threshold": 0.0}, "threshold"),
+     ({"task": "cipher", "threshold": 1.01}, "threshold"), ({"task": "keycls", "window": 0}, "window")],
+)
+def test_stage_curriculum_rejects_bad_settings(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        StageCurriculum(**kwargs)
+
+
+def test_train_config_rejects_stages_it_cannot_use():
+    with pytest.raises(ValueError, match="stages"):
+        TrainConfig(tasks=("cipher",), task_weights=(1.0,), stages=(StageCurriculum("keycls"),))
+    with pytest.raises(ValueError, match="stages"):
+        TrainConfig(tasks=("cipher",), task_weights=(1.0,), stages=(StageCurriculum("cipher"), StageCurriculum("cipher")))
+    arith_stages = StageCurriculum("arith", stages=({"n_offsets": 1}, {"n_offsets": 10}))
+    with pytest.raises(ValueError, match="not both"):
+        TrainConfig(tasks=("arith",), task_weights=(1.0,), curriculum=OffsetCurriculum(), stages=(arith_stages,))
+
+
+@pytest.mark.parametrize("stage", range(4))
+def test_stage_batches_follow_the_stage(stage):
+    tok = make_tokenizer()
+    cfg = TrainConfig(batch_size=8, seq_len=96, tasks=("cipher", "keycls"), task_weights=(1.0, 1.0))
+    curs = {t: StageCurriculum(t) for t in cfg.tasks}
+    overrides = {t: c.make_task(stage) for t, c in curs.items()}
+    ids, _, names = make_batch(cfg, tok, np.random.default_rng(stage), overrides, return_tasks=True)
+    for row, name in zip(ids.tolist(), names):
+        words = [w for w in tok.convert_ids_to_tokens(row) if w != "<pad>"][2:]  # <bos> <task> off
+        demos = " ".join(words).split(" ;")[:-1]
+        assert demos
+        for d in demos:
+            x = d.split("→")[0].split()
+            if name == "cipher":
+                lo, hi = curs["cipher"].stages[stage]["min_len"], curs["cipher"].stages[stage]["max_len"]
+                assert lo <= len(x) <= hi
+            else:
+                assert len(x) == 1 + curs["keycls"].stages[stage]["n_distractors"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_later_answer_accuracy_is_a_hand_count_without_each_rows_first_answer(seed):
+    tok = make_tokenizer()
+    cfg = TrainConfig(batch_size=6, seq_len=64, tasks=("keycls", "cipher"), task_weights=(1.0, 1.0))
+    ids, mask, names = make_batch(cfg, tok, np.random.default_rng(seed), return_tasks=True)
+    rng = np.random.default_rng(200 + seed)
+    logits = torch.tensor(rng.normal(size=(6, 63, len(tok))), dtype=torch.float32)
+    for r in range(6):
+        for i in range(63):
+            if rng.random() < 0.5:
+                logits[r, i, ids[r, i + 1]] = 100.0
+    stop = tok.convert_tokens_to_ids(";")
+    for task in ("cipher", "keycls"):
+        rows = [r for r, n in enumerate(names) if n == task]
+        hits = count = 0
+        for r in rows:
+            answer, first_done = 0, False
+            for i in range(1, 64):
+                if mask[r, i] != 1:
+                    continue
+                if int(ids[r, i]) == stop:
+                    first_done = True
+                    continue
+                if first_done:  # a symbol of the second answer or later
+                    answer += 1
+                    count += 1
+                    hits += int(int(logits[r, i - 1].argmax()) == int(ids[r, i]))
+        if count:
+            assert later_answer_accuracy(logits, ids, mask, rows, tok) == pytest.approx(hits / count)
+    assert np.isnan(later_answer_accuracy(logits, ids, mask, [], tok))
+
+
+def test_train_moves_through_the_stages_on_schedule_and_logs_them(monkeypatch):
+    tok = make_tokenizer()
+    model = tiny_llama(len(tok), seed=0, hidden=16, layers=1)
+    cfg = TrainConfig(steps=9, batch_size=2, seq_len=32, warmup=1, tasks=("cipher", "keycls"), task_weights=(1.0, 1.0),
+                      stages=(StageCurriculum("cipher", window=2), StageCurriculum("keycls", start=2, window=3)))
+    seen = []
+    real_batch = train_mod.make_batch
+
+    def spy_batch(cfg_, tok_, rng, overrides=None, return_tasks=False):
+        seen.append((overrides["cipher"].max_len, overrides["keycls"].n_distractors))
+        return real_batch(cfg_, tok_, rng, overrides, return_tasks)
+
+    monkeypatch.setattr(train_mod, "later_answer_accuracy", lambda *a: 1.0)  # every step masters its stage
+    monkeypatch.setattr(train_mod, "make_batch", spy_batch)
+    hist = train(model, tok, cfg, progress=False)
+    assert hist["stages"]["cipher"]["moves"] == [(2, 1), (4, 2), (6, 3)]
+    assert hist["stages"]["cipher"]["stage"] == [0, 0, 1, 1, 2, 2, 3, 3, 3]
+    assert hist["stages"]["keycls"]["moves"] == [(3, 3)]
+    assert hist["stages"]["keycls"]["stage"] == [2, 2, 2, 3, 3, 3, 3, 3, 3]
+    assert seen == [(1, 2), (1, 2), (2, 2), (2, 3), (3, 3), (3, 3), (4, 3), (4, 3), (4, 3)]
+
+
+def test_train_with_stages_resumed_from_a_cut_equals_the_uncut_run(monkeypatch):
+    tok = make_tokenizer()
+    cfg = TrainConfig(steps=7, batch_size=2, seq_len=48, warmup=2, tasks=("cipher", "keycls"), task_weights=(1.0, 1.0),
+                      stages=(StageCurriculum("cipher", threshold=0.5, window=2), StageCurriculum("keycls", threshold=0.5, window=1)))
+    monkeypatch.setattr(train_mod, "later_answer_accuracy", lambda logits, ids, mask, rows, tok: float(int(ids[rows].sum()) % 3 > 0) if rows else float("nan"))
+    whole = tiny_llama(len(tok), seed=3, hidden=16, layers=1)
+    hist = train(whole, tok, cfg, progress=False)
+    saved = {}
+
+    def cut_at_3(step, model, state, **info):
+        saved.update(weights={k: v.clone() for k, v in model.state_dict().items()}, state=state, info=info)
+        raise _Cut
+
+    with pytest.raises(_Cut):
+        train(tiny_llama(len(tok), seed=3, hidden=16, layers=1), tok, cfg, progress=False, callback=cut_at_3, save_every=3)
+    assert {t: s["stage"] for t, s in saved["info"]["stages"].items()} == {t: s["stage"] for t, s in saved["state"]["stages"].items()}
+    again = tiny_llama(len(tok), seed=99, hidden=16, layers=1)
+    again.load_state_dict(saved["weights"])
+    rest = train(again, tok, cfg, progress=False, resume=saved["state"])
+    assert rest["loss"] == hist["loss"]
+    for task, h in hist["stages"].items():
+        assert rest["stages"][task]["stage"] == h["stage"] and rest["stages"][task]["moves"] == h["moves"]
+        np.testing.assert_array_equal(rest["stages"][task]["acc"], h["acc"])  # NaN where no row of the task
+    assert sum(len(s["moves"]) for s in hist["stages"].values()) >= 2  # the cut fell inside moving curricula
+    for name, w in whole.state_dict().items():
+        assert torch.equal(w, again.state_dict()[name]), name
+
+
+def test_train_script_stages_run_records_them_and_evaluates_at_the_stage_reached(tmp_path, monkeypatch):
+    import rizzlib.icl.evaluate as ev
+    from rizzlib.icl.model import load_checkpoint
+
+    monkeypatch.setattr(ev, "CHECKPOINT_EVAL", {**ev.CHECKPOINT_EVAL, "shots": [0, 1], "episodes": 1, "queries": 4})
+    monkeypatch.setattr(ev, "CHECKPOINT_TEST_EVAL", {**ev.CHECKPOINT_TEST_EVAL, "shots": [1], "episodes": 1, "queries": 4})
+    # cipher masters every step, keycls never: cipher ends at its last stage, keycls at its first
+    monkeypatch.setattr(train_mod, "later_answer_accuracy",
+                        lambda logits, ids, mask, rows, tok: float("nan") if not rows else float(int(ids[rows[0], 1]) == tok.convert_tokens_to_ids("<cipher>")))
+    script = _script()
+    out = tmp_path / "lookup.safetensors"
+    args = ["--tasks", "cipher", "keycls", "--stages", "cipher", "keycls", "--stage-window", "1", "--steps", "8",
+            "--batch-size", "4", "--seq-len", "48", "--warmup", "1", "--out", str(out)]
+    assert script.main(args) == 0
+    _, extra = load_checkpoint(out)
+    assert extra["stages"]["keycls"]["stage"] == 0 and extra["stages"]["keycls"]["moves"] == []
+    assert extra["stages"]["cipher"]["stage"] == 3 and [s for s, _ in extra["stages"]["cipher"]["moves"]] == sorted(
+        s for s, _ in extra["stages"]["cipher"]["moves"])
+    assert extra["stages"]["cipher"]["stages"] == [dict(s) for s in train_mod.STAGES["cipher"]]
+    assert extra["train"]["stages"][1] == {"task": "keycls", "stages": list(train_mod.STAGES["keycls"]), "start": 0,
+                                           "threshold": StageCurriculum.threshold, "window": 1}
+    assert extra["evaluation"]["settings"]["tasks"] == ["cipher", "keycls"]
+    stage = extra["stage_evaluation"]
+    assert stage["settings"]["tasks"] == ["keycls"] and stage["settings"]["task_kwargs"] == {"keycls": {"n_distractors": 0}}
+    assert extra["stage_test_evaluation"]["settings"]["task_kwargs"] == {"keycls": {"n_distractors": 0}}
+    record = (tmp_path / "lookup.md").read_text()
+    assert "Stages of cipher" in record and "Stages of keycls" in record and "Evaluation at the stages reached" in record
+    assert json.loads(json.dumps(extra))

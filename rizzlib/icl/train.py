@@ -8,7 +8,9 @@ from the context. The loss is next-token cross-entropy on the answer tokens (eve
 Offset arithmetic, y = (a + b + c) mod 10 with a per-episode offset c, does not leave the ln 10
 plateau when trained from scratch (``scripts/icl_arith_probe.py``). :class:`OffsetCurriculum`
 starts it at c = 0 (plain addition, a rule the weights can store) and widens the offset range each
-time the learner masters the current one.
+time the learner masters the current one. :class:`StageCurriculum` does the same for any task
+through a list of ever harder settings of its task class (cipher: longer words; keycls: more
+distractors around the key), ending at the task's defaults.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from rizzlib.core.validate import check_int_range, check_range
+from rizzlib.core.validate import check_choice, check_int_range, check_range
 from rizzlib.icl.prompt import synthetic_template
 from rizzlib.icl.tasks import DIGITS, TASK_NAMES, OffsetArithTask, get_task
 
@@ -63,6 +65,67 @@ class OffsetCurriculum:
         return n_offsets
 
 
+STAGES: dict[str, tuple[dict, ...]] = {
+    "cipher": ({"min_len": 1, "max_len": 1}, {"min_len": 1, "max_len": 2}, {"min_len": 1, "max_len": 3}, {"min_len": 2, "max_len": 4}),
+    "keycls": ({"n_distractors": 0}, {"n_distractors": 1}, {"n_distractors": 2}, {"n_distractors": 3}),
+}
+"""The stages :class:`StageCurriculum` uses by default, easiest first; each task's last stage is its defaults.
+
+cipher: one-symbol words make a plain look-up (find the symbol among earlier inputs, copy what
+follows its arrow); longer words add the alignment of the i-th output to the i-th input. keycls: with
+no distractors the input is the key alone; each distractor makes the key harder to find."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StageCurriculum:
+    """Train one task through ever harder settings of its task class, moving on as the learner masters each.
+
+    Episodes of ``task`` are drawn from ``type(get_task(task))(**stages[i])`` at stage i (starting at
+    ``start``). After every step the teacher-forced argmax accuracy of the batch's answer symbols of
+    ``task`` is recorded, leaving out each sequence's first answer (no demo precedes it). Once the mean
+    over the last ``window`` steps at the current stage reaches ``threshold``, the next stage begins.
+    Some answers cannot be read from the context (a key or symbol not shown yet), so the threshold sits
+    below what a perfect in-context learner scores on a training sequence.
+
+    Attributes:
+        task: ``"cipher"``, ``"keycls"`` or ``"arith"``.
+        stages: keyword settings of the task class per stage, easiest first (empty: :data:`STAGES`).
+        start: the stage to begin at (0-based).
+        threshold: accuracy that moves on, in (0, 1].
+        window: steps averaged (>= 1); also the fewest steps spent at each stage.
+    """
+
+    task: str
+    stages: tuple[dict, ...] = ()
+    start: int = 0
+    threshold: float = 0.7
+    window: int = 50
+
+    def __post_init__(self) -> None:
+        check_choice("task", self.task, TASK_NAMES)
+        if not self.stages:
+            if self.task not in STAGES:
+                raise ValueError(f"stages must be given for task {self.task!r} (defaults exist for {sorted(STAGES)})")
+            object.__setattr__(self, "stages", STAGES[self.task])
+        object.__setattr__(self, "stages", tuple(dict(s) for s in self.stages))
+        for s in self.stages:
+            type(get_task(self.task))(**s)  # raises on a bad setting, naming it
+        check_int_range("start", self.start, 0, len(self.stages) - 1)
+        check_range("threshold", self.threshold, 0.0, 1.0, low_inclusive=False)
+        check_int_range("window", self.window, 1, None)
+
+    def make_task(self, stage: int):
+        """The task object of ``stage``."""
+        check_int_range("stage", stage, 0, len(self.stages) - 1)
+        return type(get_task(self.task))(**self.stages[stage])
+
+    def next_stage(self, stage: int, recent_acc: list[float]) -> int:
+        """The stage after this step, given the accuracies of the steps at ``stage`` so far."""
+        if stage >= len(self.stages) - 1 or len(recent_acc) < self.window:
+            return stage
+        return stage + 1 if float(np.mean(recent_acc[-self.window :])) >= self.threshold else stage
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Meta-training settings.
@@ -80,6 +143,8 @@ class TrainConfig:
         max_minutes: stop early after this wall time (0: no limit).
         curriculum: an :class:`OffsetCurriculum` for the arith episodes (None: all 10 offsets from
             the start); needs ``"arith"`` among ``tasks``.
+        stages: :class:`StageCurriculum` s, at most one per task, each among ``tasks`` (and not
+            arith when ``curriculum`` is set).
     """
 
     steps: int = 4000
@@ -93,6 +158,7 @@ class TrainConfig:
     seed: int = 0
     max_minutes: float = 0.0
     curriculum: OffsetCurriculum | None = None
+    stages: tuple[StageCurriculum, ...] = ()
 
     def __post_init__(self) -> None:
         check_int_range("steps", self.steps, 1, None)
@@ -109,6 +175,11 @@ class TrainConfig:
         check_range("max_minutes", self.max_minutes, 0.0, None)
         if self.curriculum is not None and "arith" not in self.tasks:
             raise ValueError(f"curriculum needs 'arith' among tasks; got tasks={self.tasks}")
+        names = [c.task for c in self.stages]
+        if len(set(names)) != len(names) or any(n not in self.tasks for n in names):
+            raise ValueError(f"stages must name distinct tasks among tasks={self.tasks}; got {names}")
+        if self.curriculum is not None and "arith" in names:
+            raise ValueError("arith takes either curriculum or a StageCurriculum in stages, not both")
 
 
 def episode_sequence(
@@ -183,6 +254,26 @@ def later_digit_accuracy(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Te
     return hits / count if count else float("nan")
 
 
+def later_answer_accuracy(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor, rows: list[int], tokenizer) -> float:
+    """Teacher-forced argmax accuracy of the answer symbols (not the ``;``) of ``rows``, each row's first answer left out.
+
+    Shapes as in :func:`later_digit_accuracy`; NaN when no symbol is scored.
+    """
+    stop = tokenizer.convert_tokens_to_ids(";")
+    hits, count = 0, 0
+    for r in rows:
+        target, m = ids[r, 1:], mask[r, 1:].bool()
+        ends = torch.nonzero(m & (target == stop)).flatten()
+        if ends.numel() == 0:
+            continue
+        m = m & (target != stop)
+        m[: int(ends[0]) + 1] = False  # the first answer: nothing before it shows the rule
+        pos = torch.nonzero(m).flatten()
+        hits += int((logits[r, pos].argmax(-1) == target[pos]).sum())
+        count += int(pos.numel())
+    return hits / count if count else float("nan")
+
+
 def lr_at(step: int, cfg: TrainConfig, time_frac: float = 0.0) -> float:
     """Linear warm-up, then cosine decay from ``lr`` to ``lr / 10`` at the end of the run.
 
@@ -202,7 +293,8 @@ def train(
     """Meta-train ``model`` in place. Returns {"loss": [...], "steps": n done, "wall_s": seconds}.
 
     With ``cfg.curriculum`` it also returns "arith_acc" (per step, see :class:`OffsetCurriculum`),
-    "n_offsets" (per step) and "promotions" ([(step, new offset count), ...]).
+    "n_offsets" (per step) and "promotions" ([(step, new offset count), ...]); with ``cfg.stages``,
+    "stages": {task: {"acc": per step, "stage": per step, "moves": [(step, new stage), ...]}}.
     ``callback(step, model, state=...)`` (optional) runs every ``save_every`` steps, e.g. to save a
     checkpoint; with a curriculum it also gets ``n_offsets=...`` and ``promotions=...``. ``state`` is
     everything a cut run needs to go on (optimizer moments, the data generator, the logs, the
@@ -223,6 +315,11 @@ def train(
     stage_accs: list[float] = list(res.get("stage_accs", []))
     offsets_log: list[int] = list(res.get("offsets_log", []))
     promotions: list[tuple[int, int]] = [tuple(p) for p in res.get("promotions", [])]
+    # per StageCurriculum (by task): current stage, accuracies at it, log per step, (step, stage) moves
+    st = {c.task: {"stage": c.start, "stage_accs": [], "accs": [], "log": [], "moves": []} for c in cfg.stages}
+    for task, saved in res.get("stages", {}).items():
+        st[task] = {k: (list(v) if isinstance(v, list) else v) for k, v in saved.items()}
+        st[task]["moves"] = [tuple(p) for p in st[task]["moves"]]
     if resume is not None:
         if len(losses) != done or done > cfg.steps:
             raise ValueError(f"resume must hold {done} <= steps={cfg.steps} logged steps; got {len(losses)} losses")
@@ -236,6 +333,7 @@ def train(
             "done": done, "elapsed_s": time.perf_counter() - start, "optimizer": copy.deepcopy(opt.state_dict()),
             "rng": rng.bit_generator.state, "losses": list(losses), "n_offsets": n_offsets, "accs": list(accs),
             "stage_accs": list(stage_accs), "offsets_log": list(offsets_log), "promotions": list(promotions),
+            "stages": copy.deepcopy(st),
         }
 
     bar = tqdm(range(done, cfg.steps), disable=not progress, desc="meta-train", mininterval=30)
@@ -245,7 +343,8 @@ def train(
         for g in opt.param_groups:
             elapsed = (time.perf_counter() - start) / 60
             g["lr"] = lr_at(step, cfg, elapsed / cfg.max_minutes if cfg.max_minutes else 0.0)
-        overrides = {"arith": OffsetArithTask(n_offsets=n_offsets)} if cur else None
+        overrides = {"arith": OffsetArithTask(n_offsets=n_offsets)} if cur else {}
+        overrides.update({c.task: c.make_task(st[c.task]["stage"]) for c in cfg.stages})
         ids, mask, names = make_batch(cfg, tokenizer, rng, overrides, return_tasks=True)
         loss, logits = masked_loss(model, ids, mask, return_logits=True)
         opt.zero_grad(set_to_none=True)
@@ -265,18 +364,35 @@ def train(
             if new != n_offsets:
                 n_offsets, stage_accs = new, []
                 promotions.append((done, n_offsets))
+        for c in cfg.stages:
+            s_ = st[c.task]
+            acc = later_answer_accuracy(logits.detach(), ids, mask, [r for r, n in enumerate(names) if n == c.task], tokenizer)
+            s_["accs"].append(acc)
+            s_["log"].append(s_["stage"])
+            if not math.isnan(acc):
+                s_["stage_accs"].append(acc)
+            new = c.next_stage(s_["stage"], s_["stage_accs"])
+            if new != s_["stage"]:
+                s_["stage"], s_["stage_accs"] = new, []
+                s_["moves"].append((done, new))
         if progress and done % 50 == 0:
             post = {"loss": f"{np.mean(losses[-50:]):.3f}"}
             if cur:
                 post.update(offsets=n_offsets, arith_acc=f"{np.nanmean(accs[-50:]):.3f}")
+            for task, s_ in st.items():
+                post[task] = f"{s_['stage']}:{np.nanmean(s_['accs'][-50:]):.3f}"
             bar.set_postfix(post)
         if callback is not None and done % save_every == 0:
             info = {"n_offsets": n_offsets, "promotions": list(promotions)} if cur else {}
+            if st:
+                info["stages"] = {t: {"stage": s_["stage"], "moves": list(s_["moves"])} for t, s_ in st.items()}
             callback(done, model, state=snapshot(), **info)
     model.eval()
     out = {"loss": losses, "steps": done, "wall_s": time.perf_counter() - start}
     if cur:
         out.update(arith_acc=accs, n_offsets=offsets_log, promotions=promotions)
+    if st:
+        out["stages"] = {t: {"acc": s_["accs"], "stage": s_["log"], "moves": s_["moves"]} for t, s_ in st.items()}
     return out
 
 
