@@ -15,7 +15,13 @@ suite (12 held-out poses with zero velocity, z = B(g), HumEnv's success and prox
 and tracking EMD on the pose part of the observation (pitch and joint angles).
 
     python scripts/fbcpr_walker.py data --out data/fbcpr_walker.npz            # ~25 min on one GPU
-    python scripts/fbcpr_walker.py train --data data/fbcpr_walker.npz --json benchmarks/results/fbcpr_walker.json
+    python scripts/fbcpr_walker.py train --data data/fbcpr_walker.npz --json benchmarks/results/fbcpr_walker.json \
+        --ckpt-dir rizzlib/fbcpr/checkpoints
+    python scripts/fbcpr_walker.py all --progress    # both stages with the defaults above, one command
+
+``train`` resumes: an algorithm already in the results JSON with its checkpoint
+(``<algo>_gpu_walker_seed<k>.safetensors`` in ``--ckpt-dir``) is not trained again. The JSON
+records the command line and each stage's wall time.
 
 ``--expert-updates`` / ``--n-updates`` shrink the budgets; ``tests/test_fbcpr_walker.py`` runs both
 stages (``make_data``, ``run_train``) with tiny networks on a CPU (a slow test).
@@ -28,13 +34,15 @@ import argparse
 import dataclasses
 import json
 import pathlib
+import shlex
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rizzlib.fbcpr import evaluate, infer, tasks, td3, walker
+from rizzlib.fbcpr import checkpoint, evaluate, infer, tasks, td3, walker
 from rizzlib.fbcpr.presets import preset
 from rizzlib.fbcpr.train import train
 
@@ -124,49 +132,79 @@ def evaluate_walker(trainer, ts, test_obs: np.ndarray, n_infer: int = 50_000, n_
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("stage", choices=["data", "train"])
+    ap.add_argument("stage", choices=["data", "train", "all"])
     ap.add_argument("--out", default="data/fbcpr_walker.npz", help="data: where the dataset is written")
     ap.add_argument("--data", default="data/fbcpr_walker.npz", help="train: the dataset to read")
-    ap.add_argument("--json", default=None, help="train: where the results are written")
+    ap.add_argument("--json", default="benchmarks/results/fbcpr_walker.json", help="train: where the results are written")
+    ap.add_argument("--ckpt-dir", default="rizzlib/fbcpr/checkpoints", help="train: where the checkpoints are written")
     ap.add_argument("--expert-updates", type=int, default=20_000)
     ap.add_argument("--n-updates", type=int, default=None, help="train: override the preset's n_updates")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args()
     cfg = preset("gpu")
-    if args.stage == "data":
+    command = "python scripts/fbcpr_walker.py " + shlex.join(sys.argv[1:])
+    if args.stage in ("data", "all"):
         out = pathlib.Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
         d = make_data(cfg.n_motions, cfg.motion_len, args.expert_updates, cfg.episode_len, args.seed,
                       progress=args.progress)
-        np.savez_compressed(out, obs=d["obs"], kinds=d["kinds"], returns=json.dumps(d["returns"]))
-        print(f"wrote {out}: {d['obs'].shape}")
-        return
+        np.savez_compressed(out, obs=d["obs"], kinds=d["kinds"], returns=json.dumps(d["returns"]),
+                            meta=json.dumps({"command": command, "seconds": time.perf_counter() - t0}))
+        print(f"wrote {out}: {d['obs'].shape} ({time.perf_counter() - t0:.0f} s)")
+        if args.stage == "data":
+            return
+        args.data = str(out)
     data = np.load(args.data)
     if args.n_updates:
         cfg = dataclasses.replace(cfg, n_updates=args.n_updates)
     experts = {t: r["return"] for t, r in json.loads(str(data["returns"])).items() if "return" in r}
-    run_train(dataclasses.replace(cfg, seed=args.seed), data["obs"], args.json, args.progress, expert_returns=experts)
+    run_train(dataclasses.replace(cfg, seed=args.seed), data["obs"], args.json, args.progress, expert_returns=experts,
+              ckpt_dir=args.ckpt_dir, command=command)
+
+
+def ckpt_path(ckpt_dir, algo: str, seed: int) -> pathlib.Path:
+    """Where :func:`run_train` writes the walker checkpoint of ``algo`` and ``seed``."""
+    return pathlib.Path(ckpt_dir) / f"{algo}_gpu_walker_seed{seed}.safetensors"
 
 
 def run_train(cfg, obs: np.ndarray, json_path=None, progress: bool = False, n_infer: int = 50_000,
-              expert_returns: dict | None = None) -> dict:
+              expert_returns: dict | None = None, ckpt_dir=None, command: str | None = None) -> dict:
     """FB-CPR and plain FB (``cfg.as_fb()``, same budget) on the walker motions ``obs (M, T+1, 17)``:
     ``cfg.test_fraction`` of them held out for tracking and goals; each run is evaluated by
     :func:`evaluate_walker` (returns normalised by ``expert_returns`` when given). Returns
-    ``{"experts": expert_returns, algo: {"seconds", "n_updates", "eval", "final_losses"}}``, also
-    written to ``json_path`` after each run."""
+    ``{"experts": expert_returns, "command", algo: {"seconds", "n_updates", "eval", "final_losses"}}``,
+    also written to ``json_path`` after each run. With ``ckpt_dir``, each run's actor and backward
+    map go to :func:`ckpt_path` with a 4,096-state inference buffer, and an algorithm already in
+    ``json_path`` with its checkpoint on disk is skipped (resume)."""
     train_obs, test_obs = split(obs, cfg.test_fraction, cfg.seed)
-    results = {"experts": expert_returns} if expert_returns is not None else {}
+    path = pathlib.Path(json_path) if json_path else None
+    results = json.loads(path.read_text()) if path is not None and path.exists() else {}
+    if expert_returns is not None:
+        results["experts"] = expert_returns
+    if command is not None:
+        results["command"] = command
     for algo in ("fbcpr", "fb"):
+        if algo in results and ckpt_dir is not None and ckpt_path(ckpt_dir, algo, cfg.seed).exists():
+            print(f"{algo}: already in {path}, skipped", flush=True)
+            continue
         c = cfg.as_fb() if algo == "fb" else dataclasses.replace(cfg, algo="fbcpr")
         tr, ts, hist, seconds = train(c, train_obs, progress=progress)
         ev = evaluate_walker(tr, ts, test_obs, n_infer=n_infer, expert_returns=expert_returns)
         results[algo] = {"seconds": seconds, "n_updates": c.n_updates, "eval": ev,
                          "final_losses": {k: float(np.nanmean(v[-20:])) for k, v in hist.items()}}
+        if ckpt_dir is not None:
+            pathlib.Path(ckpt_dir).mkdir(parents=True, exist_ok=True)
+            size = int(ts.replay.size)
+            idx = np.random.default_rng(0).choice(size, min(4096, size), replace=False)
+            params = {"actor": ts.agent.params["actor"], "b": ts.agent.params["b"]}
+            checkpoint.save(ckpt_path(ckpt_dir, algo, cfg.seed), params, c, extra={"seconds": seconds, "eval": ev},
+                            arrays={"inference_states": np.asarray(ts.replay.data.next_obs)[idx]})
         print(f"[{time.strftime('%H:%M:%S')}] {algo}: {seconds:.0f} s, {ev}", flush=True)
-        if json_path:
-            pathlib.Path(json_path).write_text(json.dumps(results, indent=1))
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(results, indent=1))
     return results
 
 
