@@ -4,8 +4,12 @@ zero-shot returns; writes its returns into rizzlib/fbcpr/checkpoints/results_<sc
 
     flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale cpu
     flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale cpu --goals  # goal top-line
+    flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale cpu --tracking  # tracking top-line
 
-Evaluated from the same 16 start states as the shipped checkpoints (``key(123)``, the preset's
+The tracking top-line (``--tracking``, under ``"planner_tracking"``) is a specialist per held-out
+motion: a finite-horizon planner for that motion's per-step distance, started from its first frame
+(``oracle.tracking_oracle``), scored with the suite's own metrics. Reward and goal suites are
+evaluated from the same 16 start states as the shipped checkpoints (``key(123)``, the preset's
 start regime). See ``rizzlib/fbcpr/oracle.py`` for the method and why TD3 was not enough.
 """
 
@@ -14,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import shlex
+import sys
 import time
 
 import jax
@@ -33,6 +39,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--tasks", nargs="+", default=list(tasks.REWARD_TASKS))
     ap.add_argument("--goals", action="store_true", help="only the goal suite's top-line (under 'planner_goals')")
+    ap.add_argument("--tracking", action="store_true",
+                    help="only the tracking suite's top-line, one planner per held-out motion (under 'planner_tracking')")
+    ap.add_argument("--motions", type=int, default=None, help="track only the first this many held-out motions")
     args = ap.parse_args()
     path = pathlib.Path(args.out) / f"results_{args.scale}.json"
     results = json.loads(path.read_text()) if path.exists() else {"runs": {}}
@@ -40,6 +49,18 @@ def main() -> None:
     _, test = make_dataset(cfg.n_motions, cfg.motion_len, seed=0).split(cfg.test_fraction, seed=0)
     starts = tasks.sample_starts(jax.random.key(123), 16, cfg.init, jnp.asarray(test.observations))
     grid = oracle.make_grid(N_POS, N_VEL)
+    if args.tracking:
+        t0 = time.perf_counter()
+        motions = test.observations if args.motions is None else test.observations[:args.motions]
+        ev = oracle.tracking_oracle(motions, grid, progress=True)
+        results["planner_tracking"] = {
+            "emd": ev["emd"], "error": ev["error"], "success": ev["success"], "per_motion": ev["per_motion"].tolist(),
+            "n_motions": int(motions.shape[0]), "seconds": time.perf_counter() - t0, "grid": [N_POS, N_VEL],
+            "command": "python scripts/fbcpr_oracle.py " + shlex.join(sys.argv[1:])}
+        path.write_text(json.dumps(results, indent=1))
+        print(f"[{time.strftime('%H:%M:%S')}] tracking specialist: EMD {ev['emd']:.4f}, error {ev['error']:.4f}, "
+              f"success {ev['success']:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        return
     if args.goals:
         t0 = time.perf_counter()
         ev = oracle.goal_oracle(tasks.goal_states(), starts, cfg.episode_len, grid, cfg.gamma, ITERS)

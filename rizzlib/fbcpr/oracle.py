@@ -101,13 +101,17 @@ def value_iteration(task: str, grid: Grid, gamma: float = 0.99, iters: int = 300
     return _vi(reward, grid, gamma, iters)
 
 
-def _vi(reward, grid: Grid, gamma: float, iters: int) -> jax.Array:
+def _grid_transitions(grid: Grid, n_act: int = 3) -> jax.Array:
+    """The exact next state of every grid vertex under each of the ``n_act ** 2`` actions: ``(A, S, 4)``."""
     mesh = jnp.stack(jnp.meshgrid(jnp.asarray(grid.pos), jnp.asarray(grid.pos), jnp.asarray(grid.vel),
                                   jnp.asarray(grid.vel), indexing="ij"), -1).reshape(-1, 4)
-    acts = _actions(3)
     # the transitions are arguments, not closed-over constants, so XLA does not constant-fold them
-    nxt = jax.jit(jax.vmap(lambda a, m: env.step_batch(m, jnp.broadcast_to(a, m.shape[:1] + (2,))),
-                           in_axes=(0, None)))(acts, mesh)  # (A, S, 4)
+    return jax.jit(jax.vmap(lambda a, m: env.step_batch(m, jnp.broadcast_to(a, m.shape[:1] + (2,))),
+                            in_axes=(0, None)))(_actions(n_act), mesh)
+
+
+def _vi(reward, grid: Grid, gamma: float, iters: int) -> jax.Array:
+    nxt = _grid_transitions(grid)
     return _sweeps(reward(nxt), nxt, grid.shape, float(gamma), int(iters))
 
 
@@ -218,3 +222,92 @@ def oracle_return(task: str, starts, horizon: int = 200, grid: Grid | None = Non
     v = value_iteration(task, grid, gamma, iters)
     _, rew = oracle_rollout(v, grid, task, starts, horizon, gamma)
     return float(rew.sum(1).mean())
+
+
+# ------------------------------------------------------------------------------ tracking top-line
+
+
+def tracking_values(targets, grid: Grid, n_act: int = 3) -> jax.Array:
+    """Finite-horizon values for tracking one motion: with ``targets (T, 2+)`` the positions the
+    motion reaches after each step (its observations o_1..o_T) and the per-step reward
+    r_t(s') = −‖pos(s') − target_t‖, backward induction V_T = 0,
+    V_t(s) = max_a [r_t(s') + V_{t+1}(s')] over the ``n_act ** 2`` grid actions, s' = step(s, a)
+    exact and V_{t+1}(s') interpolated. Returns ``(T + 1, *grid.shape)``; index t is V_t."""
+    from rizzlib.core.validate import check_int_range
+
+    check_int_range("n_act", n_act, 2)
+    tg = np.asarray(targets, np.float32)
+    if tg.ndim != 2 or tg.shape[0] == 0 or tg.shape[1] < 2:
+        raise ValueError(f"targets must be a non-empty (T, 2+) array of target positions; got shape {tg.shape}")
+    return _track_sweeps(_grid_transitions(grid, n_act), jnp.asarray(tg[:, :2]), grid.shape)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _track_sweeps(nxt, targets, shape):
+    grid = _ShapeOnly(shape)
+    pos = nxt[..., :2]
+
+    def back(v_next, target):
+        r = -jnp.linalg.norm(pos - target, axis=-1)
+        v = (r + interpolate(v_next, nxt, grid)).max(0).reshape(shape)
+        return v, v
+
+    v_end = jnp.zeros(shape)
+    _, vs = jax.lax.scan(back, v_end, targets, reverse=True)
+    return jnp.concatenate([vs, v_end[None]])
+
+
+@functools.partial(jax.jit, static_argnums=(2, 4))
+def _track_rollout(vs, targets, grid, s0, n_act):
+    acts = _actions(n_act)
+
+    def body(s, inp):
+        v_next, target = inp
+        nxt = jax.vmap(lambda a: env.step_batch(s, jnp.broadcast_to(a, (s.shape[0], 2))))(acts)  # (A, N, 4)
+        q = -jnp.linalg.norm(nxt[..., :2] - target, axis=-1) + interpolate(v_next, nxt, grid)
+        s2 = jnp.take_along_axis(nxt, jnp.argmax(q, 0)[None, :, None], 0)[0]
+        return s2, s2
+
+    _, traj = jax.lax.scan(body, s0, (vs[1:], targets))
+    return jnp.concatenate([s0[:, None], jnp.swapaxes(traj, 0, 1)], 1)
+
+
+def track_motion(motion, grid: Grid | None = None, n_act: int = 9) -> np.ndarray:
+    """The tracking specialist of one motion ``(T + 1, 4)``: plan with :func:`tracking_values` for
+    its targets o_1..o_T, then act closed-loop on the true dynamics from its first frame o_0 by
+    one-step lookahead over ``n_act ** 2`` actions. Returns the visited states ``(T + 1, 4)``."""
+    from rizzlib.core.validate import check_int_range
+
+    check_int_range("n_act", n_act, 2)
+    m = np.asarray(motion, np.float32)
+    if m.ndim != 2 or m.shape[0] < 2 or m.shape[1] != env.OBS_DIM:
+        raise ValueError(f"motion must be a (T + 1 >= 2, {env.OBS_DIM}) array of observations; got shape {m.shape}")
+    grid = make_grid() if grid is None else grid
+    targets = jnp.asarray(m[1:, :2])
+    vs = tracking_values(m[1:], grid)
+    return np.asarray(_track_rollout(vs, targets, _ShapeOnly(grid.shape), jnp.asarray(m[:1]), n_act)[0])
+
+
+def tracking_oracle(motions, grid: Grid | None = None, n_act: int = 9, progress: bool = False) -> dict:
+    """The per-motion tracking specialist as the tracking top-line: :func:`track_motion` on each of
+    ``motions (M, T + 1, 4)`` (a planner computed for that motion alone), scored with the suite's
+    own :func:`tasks.tracking_metrics` against the motion's o_1..o_T. Returns ``{"per_motion":
+    (M, 3) EMD / error / success, "emd", "error", "success", "states": (M, T + 1, 4)}``."""
+    from rizzlib.fbcpr.dataset import check_observation_dataset
+
+    obs = check_observation_dataset("motions", motions)
+    grid = make_grid() if grid is None else grid
+    it = range(obs.shape[0])
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="tracking specialist")
+    rows, states = [], []
+    for i in it:
+        s = track_motion(obs[i], grid, n_act)
+        m = tasks.tracking_metrics(s[1:], obs[i, 1:])
+        rows.append([m["emd"], m["error"], m["success"]])
+        states.append(s)
+    per = np.array(rows)
+    return {"per_motion": per, "emd": float(per[:, 0].mean()), "error": float(per[:, 1].mean()),
+            "success": float(per[:, 2].mean()), "states": np.stack(states)}
