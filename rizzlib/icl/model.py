@@ -23,6 +23,10 @@ ARITH_CHECKPOINT = CHECKPOINT.parent / "icl_llama_arith.safetensors"
 ARITH_LONG_CHECKPOINT = CHECKPOINT.parent / "icl_llama_arith_long.safetensors"
 """:data:`ARITH_CHECKPOINT` trained on: sequences of 70 demonstrations instead of 12, the curriculum
 going on from the offsets it reached (``scripts/icl_train.py --init ...``; record ``icl_llama_arith_long.md``)."""
+LOOKUP_CHECKPOINT = CHECKPOINT.parent / "icl_llama_lookup.safetensors"
+""":data:`CHECKPOINT` trained on cipher and keycls alone, each through its stages
+(:class:`rizzlib.icl.train.StageCurriculum`: one-symbol words, then longer; the key alone, then among
+distractors; ``scripts/icl_train.py --stages ...``; record ``icl_llama_lookup.md``)."""
 
 
 @dataclasses.dataclass(frozen=True)
