@@ -227,3 +227,35 @@ def test_many_shot_verdict_says_what_longer_sequences_changed():
         many_shot_verdict(shots, short, short[:2], ideal, 12, 70, 9)
     with pytest.raises(ValueError, match="fit_short"):
         many_shot_verdict(shots, short, short, ideal, 70, 12, 9)
+
+
+def test_stages_verdict_follows_the_record():
+    from rizzlib.icl.report import stages_verdict
+
+    stages = [{"n_distractors": 0}, {"n_distractors": 1}, {"n_distractors": 3}]
+    shots, ideal = [0, 8, 64], [0.0, 0.7, 1.0]
+    done = stages_verdict("keycls", 1500, 1200.0, [[300, 1], [900, 2]], stages, shots, [0.1, 0.3, 0.32], [0.1, 0.6, 0.95], ideal)
+    assert "moved on 2 times (at steps 300, 900), ending at stage 3 of 3 (n_distractors = 3; the full task)." in done
+    assert "it scores 0.95, against 0.32 for the model it started from and 1.00" in done and "close to the ideal learner" in done
+    half = stages_verdict("keycls", 1500, 1200.0, [[300, 1]], stages, shots, [0.1, 0.3, 0.32], [0.1, 0.4, 0.5], ideal)
+    assert "at step 300)" in half and "stage 2 of 3 (n_distractors = 1; the full task is n_distractors = 3)" in half
+    assert "learn keycls in context, 0.50 short of the ideal" in half
+    none = stages_verdict("cipher", 200, 600.0, [], stages, shots, [0.1, 0.3, 0.32], [0.1, 0.3, 0.35], ideal)
+    assert "never mastered its first stage" in none and "stage 1 of 3" in none and "did not help" in none
+    worse = stages_verdict("cipher", 200, 600.0, [], stages, shots, [0.1, 0.3, 0.32], [0.1, 0.1, 0.1], ideal)
+    assert "worse than before" in worse
+    with pytest.raises(ValueError, match="same length"):
+        stages_verdict("cipher", 1, 1.0, [], stages, shots, [0.1], [0.1, 0.1, 0.1], ideal)
+    with pytest.raises(ValueError, match="stage 5"):
+        stages_verdict("cipher", 1, 1.0, [[1, 5]], stages, shots, ideal, ideal, ideal)
+
+
+def test_lookup_verdict_sums_the_counts():
+    from rizzlib.icl.report import lookup_verdict
+
+    text = lookup_verdict("cipher", {"before": {0: (5, 10), 1: (1, 10)}, "after": {0: (10, 10), 1: (9, 10)}})
+    assert "before 0.30 (0.50, 0.10 by symbol index in the word 0 to 1); after 0.95 (1.00, 0.90" in text
+    with pytest.raises(ValueError, match="task"):
+        lookup_verdict("arith", {"m": {0: (1, 1)}})
+    with pytest.raises(ValueError, match="nothing"):
+        lookup_verdict("keycls", {"m": {}})

@@ -383,3 +383,66 @@ def plot_curriculum(ax, acc_every_50: Sequence[float], promotions: Sequence[Sequ
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     return twin
+
+
+def _stage_text(stage: dict) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in stage.items())
+
+
+def stages_verdict(task: str, steps: int, wall_s: float, moves: Sequence[Sequence[int]], stages: Sequence[dict],
+                   shots: Sequence[int], before: Sequence[float], after: Sequence[float], ideal: Sequence[float],
+                   margin: float = 0.1) -> str:
+    """What a :class:`~rizzlib.icl.train.StageCurriculum` run did for ``task``, in sentences from its record.
+
+    Args:
+        steps, wall_s: training steps and wall time of the staged run.
+        moves: (step, new stage) pairs; ``stages``: each stage's task settings, the last the full task.
+        shots: shot counts (ascending); ``before``, ``after``, ``ideal``: exact match on the full task at
+            each, of the model it started from, of the staged model, and of the ideal learner.
+    """
+    if not (len(shots) == len(before) == len(after) == len(ideal)):
+        raise ValueError("shots, before, after and ideal must have the same length")
+    if not stages:
+        raise ValueError("stages must not be empty")
+    reached = int(moves[-1][1]) if moves else 0
+    if not 0 <= reached < len(stages):
+        raise ValueError(f"moves end at stage {reached}, outside the {len(stages)} stages")
+    head = f"Trained in stages for {int(steps):,} steps ({wall_s / 60:.0f} min on one shared core), {task}"
+    if moves:
+        head += (f" moved on {len(moves)} time{'s' if len(moves) > 1 else ''} (at step{'s' if len(moves) > 1 else ''} "
+                 f"{', '.join(f'{int(s):,}' for s, _ in moves)})")
+    else:
+        head += " never mastered its first stage well enough to move on"
+    full = reached == len(stages) - 1
+    out = [head + f", ending at stage {reached + 1} of {len(stages)} ({_stage_text(stages[reached])}"
+           + ("; the full task)." if full else f"; the full task is {_stage_text(stages[-1])}).")]
+    k, b, a, i = shots[-1], float(before[-1]), float(after[-1]), float(ideal[-1])
+    out.append(f"On the full task at {k} shots it scores {a:.2f}, against {b:.2f} for the model it started from and {i:.2f} "
+               "for the ideal learner")
+    if a >= b + margin:
+        out[-1] += (f": the stages made it learn {task} in context" + (f", {i - a:.2f} short of the ideal learner." if i - a >= margin
+                                                                         else ", close to the ideal learner."))
+    elif a <= b - margin:
+        out[-1] += ": worse than before the stages."
+    else:
+        out[-1] += f": within {margin:g} of where it started, so the stages did not help at this budget."
+    return " ".join(out)
+
+
+def lookup_verdict(task: str, by_model: dict[str, dict[int, tuple[int, int]]]) -> str:
+    """Look-up accuracy by position (from :func:`rizzlib.icl.diagnose.lookup_accuracy_by_position`), per model, in sentences.
+
+    ``by_model`` maps a model's name to {position: (right, scored)}.
+    """
+    what = {"cipher": "symbol index in the word", "keycls": "key position among the input tokens"}.get(task)
+    if what is None:
+        raise ValueError(f"task must be 'cipher' or 'keycls'; got {task!r}")
+    parts = []
+    for name, counts in by_model.items():
+        right, scored = sum(h for h, _ in counts.values()), sum(n for _, n in counts.values())
+        if not scored:
+            raise ValueError(f"{name}: nothing was scored")
+        by_pos = ", ".join(f"{h / n:.2f}" for h, n in counts.values() if n)
+        parts.append(f"{name} {right / scored:.2f} ({by_pos} by {what} {min(counts)} to {max(counts)})")
+    return (f"On the {task} answer symbols a perfect in-context learner knows (shown earlier in the same sequence), "
+            "the teacher-forced accuracy is: " + "; ".join(parts) + ".")
