@@ -49,14 +49,24 @@ def main() -> None:
     _, test = make_dataset(cfg.n_motions, cfg.motion_len, seed=0).split(cfg.test_fraction, seed=0)
     starts = tasks.sample_starts(jax.random.key(123), 16, cfg.init, jnp.asarray(test.observations))
     grid = oracle.make_grid(N_POS, N_VEL)
-    if args.tracking:
+    if args.tracking:  # resumable: each motion's row is saved under "planner_tracking_partial" as it is planned
         t0 = time.perf_counter()
         motions = test.observations if args.motions is None else test.observations[:args.motions]
-        ev = oracle.tracking_oracle(motions, grid, progress=True)
+        partial = results.get("planner_tracking_partial", {"per_motion": [], "seconds": 0.0})
+
+        def save(i, row):
+            partial["per_motion"].append(row)
+            partial["seconds"] = partial.get("seconds_before", partial["seconds"]) + time.perf_counter() - t0
+            results["planner_tracking_partial"] = partial
+            path.write_text(json.dumps(results, indent=1))
+
+        partial["seconds_before"] = partial["seconds"]
+        ev = oracle.tracking_oracle(motions, grid, progress=True, done=partial["per_motion"], on_motion=save)
+        results.pop("planner_tracking_partial", None)
         results["planner_tracking"] = {
             "emd": ev["emd"], "error": ev["error"], "success": ev["success"], "per_motion": ev["per_motion"].tolist(),
-            "n_motions": int(motions.shape[0]), "seconds": time.perf_counter() - t0, "grid": [N_POS, N_VEL],
-            "command": "python scripts/fbcpr_oracle.py " + shlex.join(sys.argv[1:])}
+            "n_motions": int(motions.shape[0]), "seconds": partial["seconds_before"] + time.perf_counter() - t0,
+            "grid": [N_POS, N_VEL], "command": "python scripts/fbcpr_oracle.py " + shlex.join(sys.argv[1:])}
         path.write_text(json.dumps(results, indent=1))
         print(f"[{time.strftime('%H:%M:%S')}] tracking specialist: EMD {ev['emd']:.4f}, error {ev['error']:.4f}, "
               f"success {ev['success']:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)

@@ -288,26 +288,37 @@ def track_motion(motion, grid: Grid | None = None, n_act: int = 9) -> np.ndarray
     return np.asarray(_track_rollout(vs, targets, _ShapeOnly(grid.shape), jnp.asarray(m[:1]), n_act)[0])
 
 
-def tracking_oracle(motions, grid: Grid | None = None, n_act: int = 9, progress: bool = False) -> dict:
+def tracking_oracle(motions, grid: Grid | None = None, n_act: int = 9, progress: bool = False, done=(),
+                    on_motion=None) -> dict:
     """The per-motion tracking specialist as the tracking top-line: :func:`track_motion` on each of
     ``motions (M, T + 1, 4)`` (a planner computed for that motion alone), scored with the suite's
     own :func:`tasks.tracking_metrics` against the motion's o_1..o_T. Returns ``{"per_motion":
-    (M, 3) EMD / error / success, "emd", "error", "success", "states": (M, T + 1, 4)}``."""
+    (M, 3) EMD / error / success, "emd", "error", "success", "states": (K, T + 1, 4)}``.
+
+    Resuming: ``done`` holds the rows of the first motions from an earlier call (they are not
+    planned again, and ``states`` has only the K motions planned now); ``on_motion(i, row)`` is
+    called after each motion planned, e.g. to save progress."""
     from rizzlib.fbcpr.dataset import check_observation_dataset
 
     obs = check_observation_dataset("motions", motions)
+    rows = [list(map(float, r)) for r in done]
+    if len(rows) > obs.shape[0] or any(len(r) != 3 for r in rows):
+        raise ValueError(f"done must hold at most {obs.shape[0]} rows of 3 numbers (EMD, error, success); got {len(rows)}")
     grid = make_grid() if grid is None else grid
-    it = range(obs.shape[0])
+    it = range(len(rows), obs.shape[0])
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(it, desc="tracking specialist")
-    rows, states = [], []
+        it = tqdm(it, desc="tracking specialist", initial=len(rows), total=obs.shape[0])
+    states = []
     for i in it:
         s = track_motion(obs[i], grid, n_act)
         m = tasks.tracking_metrics(s[1:], obs[i, 1:])
         rows.append([m["emd"], m["error"], m["success"]])
         states.append(s)
+        if on_motion is not None:
+            on_motion(i, rows[-1])
     per = np.array(rows)
     return {"per_motion": per, "emd": float(per[:, 0].mean()), "error": float(per[:, 1].mean()),
-            "success": float(per[:, 2].mean()), "states": np.stack(states)}
+            "success": float(per[:, 2].mean()),
+            "states": np.stack(states) if states else np.zeros((0, obs.shape[1], env.OBS_DIM), np.float32)}
