@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate")
     parser.add_argument("--warmup", type=int, default=TrainConfig.warmup, help="warm-up steps")
     parser.add_argument("--init", type=Path, default=None,
-                        help="start from this checkpoint's weights (with --curriculum, at the offsets it reached)")
+                        help="start from this checkpoint's weights (with --curriculum, at the offsets it reached; with --stages, at the stages)")
     parser.add_argument("--resume", action="store_true",
                         help="go on from --out's last save and its resume file (a run cut before its end)")
     parser.add_argument("--eval-only", action="store_true", help="re-evaluate the saved checkpoint")
@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     from rizzlib.icl.evaluate import CHECKPOINT_EVAL, CHECKPOINT_TEST_EVAL, evaluate_shots
 
     trained = list(extra["train"]["tasks"])
+    for c in extra["train"].get("stages", []):  # records written before "start" was kept beside the stages
+        extra.get("stages", {}).get(c["task"], {}).setdefault("start", c["start"])
     settings = {**CHECKPOINT_EVAL, "tasks": [t for t in CHECKPOINT_EVAL["tasks"] if t in trained]}
     test_settings = {**CHECKPOINT_TEST_EVAL, "tasks": [t for t in CHECKPOINT_TEST_EVAL["tasks"] if t in trained]}
     t0 = time.perf_counter()
@@ -160,6 +162,8 @@ def run_train(args, tok, command: str) -> None:
             model, init_extra = load_checkpoint(args.init)
             init = {key: init_extra.get(key) for key in ("command", "steps_done", "wall_s", "n_offsets", "promotions")}
             init.update(checkpoint=args.init.name, seq_len=init_extra["train"]["seq_len"])
+            if init_extra.get("stages"):
+                init["stages"] = {t: rec["stage"] for t, rec in init_extra["stages"].items()}
         else:
             model = build_model(MODEL, seed=TrainConfig.seed)
         start = (init or {}).get("n_offsets") or 1
@@ -167,7 +171,8 @@ def run_train(args, tok, command: str) -> None:
         cfg = TrainConfig(
             steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len, max_minutes=args.max_minutes,
             lr=args.lr, warmup=args.warmup, tasks=tuple(args.tasks), task_weights=tuple(args.task_weights), curriculum=cur,
-            stages=tuple(StageCurriculum(t, threshold=args.stage_threshold, window=args.stage_window) for t in args.stages),
+            stages=tuple(StageCurriculum(t, start=(init or {}).get("stages", {}).get(t, 0), threshold=args.stage_threshold,
+                                         window=args.stage_window) for t in args.stages),
         )
         resumed = []
 
@@ -206,6 +211,7 @@ def run_train(args, tok, command: str) -> None:
         info["stages"] = {
             c.task: {
                 "stages": list(c.stages),
+                "start": c.start,
                 "stage": hist["stages"][c.task]["stage"][-1] if hist["stages"][c.task]["stage"] else c.start,
                 "moves": hist["stages"][c.task]["moves"],
                 "acc_every_50": [round(float(np.nanmean(a[i : i + 50])), 4) for a in [hist["stages"][c.task]["acc"]]
@@ -284,7 +290,7 @@ def write_readme(path: Path, extra: dict) -> None:
     for task, c in extra.get("stages", {}).items():
         lines += [
             f"Stages of {task} (`StageCurriculum`, threshold {_threshold(extra, task)}): "
-            f"{json.dumps(c['stages'])}; moved on at (step, stage) {c['moves']}, ending at stage {c['stage']} "
+            f"{json.dumps(c['stages'])}; from stage {c.get('start', 0)} moved on at (step, stage) {c['moves']}, ending at stage {c['stage']} "
             f"(0-based) of {len(c['stages'])}. Teacher-forced accuracy of its answer symbols after the first demo, every 50 steps: "
             f"{c['acc_every_50']}.",
             "",

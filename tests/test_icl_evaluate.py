@@ -242,6 +242,8 @@ def test_stages_verdict_follows_the_record():
     assert "learn keycls in context, 0.50 short of the ideal" in half
     none = stages_verdict("cipher", 200, 600.0, [], stages, shots, [0.1, 0.3, 0.32], [0.1, 0.3, 0.35], ideal)
     assert "never mastered its first stage" in none and "stage 1 of 3" in none and "did not help" in none
+    later = stages_verdict("cipher", 200, 600.0, [], stages, shots, [0.1, 0.3, 0.32], [0.1, 0.3, 0.35], ideal, start=1)
+    assert "never mastered its stage well enough" in later and "stage 2 of 3" in later
     worse = stages_verdict("cipher", 200, 600.0, [], stages, shots, [0.1, 0.3, 0.32], [0.1, 0.1, 0.1], ideal)
     assert "worse than before" in worse
     with pytest.raises(ValueError, match="same length"):

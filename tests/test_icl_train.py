@@ -444,3 +444,11 @@ def test_train_script_stages_run_records_them_and_evaluates_at_the_stage_reached
     record = (tmp_path / "lookup.md").read_text()
     assert "Stages of cipher" in record and "Stages of keycls" in record and "Evaluation at the stages reached" in record
     assert json.loads(json.dumps(extra))
+    assert extra["stages"]["cipher"]["start"] == 0 == extra["stages"]["keycls"]["start"]
+    # a run that goes on from it (--init) starts each task at the stage it reached
+    again = tmp_path / "again.safetensors"
+    assert script.main(args[:-2] + ["--steps", "2", "--init", str(out), "--out", str(again)]) == 0
+    _, more = load_checkpoint(again)
+    assert more["init"]["stages"] == {"cipher": 3, "keycls": 0} and more["init"]["checkpoint"] == "lookup.safetensors"
+    assert [c["start"] for c in more["train"]["stages"]] == [3, 0] and more["stages"]["cipher"]["start"] == 3
+    assert more["stages"]["cipher"]["moves"] == [] and "stage_evaluation" in more

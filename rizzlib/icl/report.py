@@ -391,7 +391,7 @@ def _stage_text(stage: dict) -> str:
 
 def stages_verdict(task: str, steps: int, wall_s: float, moves: Sequence[Sequence[int]], stages: Sequence[dict],
                    shots: Sequence[int], before: Sequence[float], after: Sequence[float], ideal: Sequence[float],
-                   margin: float = 0.1) -> str:
+                   margin: float = 0.1, start: int = 0) -> str:
     """What a :class:`~rizzlib.icl.train.StageCurriculum` run did for ``task``, in sentences from its record.
 
     Args:
@@ -399,12 +399,13 @@ def stages_verdict(task: str, steps: int, wall_s: float, moves: Sequence[Sequenc
         moves: (step, new stage) pairs; ``stages``: each stage's task settings, the last the full task.
         shots: shot counts (ascending); ``before``, ``after``, ``ideal``: exact match on the full task at
             each, of the model it started from, of the staged model, and of the ideal learner.
+        start: the stage the run began at (0-based; a run that goes on from a staged one begins later).
     """
     if not (len(shots) == len(before) == len(after) == len(ideal)):
         raise ValueError("shots, before, after and ideal must have the same length")
     if not stages:
         raise ValueError("stages must not be empty")
-    reached = int(moves[-1][1]) if moves else 0
+    reached = int(moves[-1][1]) if moves else start
     if not 0 <= reached < len(stages):
         raise ValueError(f"moves end at stage {reached}, outside the {len(stages)} stages")
     head = f"Trained in stages for {int(steps):,} steps ({wall_s / 60:.0f} min on one shared core), {task}"
@@ -412,7 +413,7 @@ def stages_verdict(task: str, steps: int, wall_s: float, moves: Sequence[Sequenc
         head += (f" moved on {len(moves)} time{'s' if len(moves) > 1 else ''} (at step{'s' if len(moves) > 1 else ''} "
                  f"{', '.join(f'{int(s):,}' for s, _ in moves)})")
     else:
-        head += " never mastered its first stage well enough to move on"
+        head += f" never mastered its {'first ' if start == 0 else ''}stage well enough to move on"
     full = reached == len(stages) - 1
     out = [head + f", ending at stage {reached + 1} of {len(stages)} ({_stage_text(stages[reached])}"
            + ("; the full task)." if full else f"; the full task is {_stage_text(stages[-1])}).")]
