@@ -26,6 +26,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rizzlib.jax2d.batching import batch_any
 from rizzlib.jax2d.contacts import Bodies
 from rizzlib.jax2d.impulses import (
     block_normal_impulse,
@@ -295,8 +296,11 @@ def compact_active(cons: ContactConstraints, acc_n, acc_t):
 
 def touching_first(cons: ContactConstraints):
     """(order (M,), count ()): a stable permutation of one row of M pairs that puts the pairs with
-    an active point first, and how many there are."""
-    live = cons.active[0].any(-1)
+    an active point first, and how many there are. Under ``vmap`` both are the batch's (a pair
+    active in any scene counts, :func:`~rizzlib.jax2d.batching.batch_any`): one order for all
+    scenes, so the gathers by it use one index array; a pair idle in a scene is solved with its
+    points masked off there, which changes nothing."""
+    live = batch_any(cons.active[0].any(-1))
     return jnp.argsort(~live, stable=True), live.sum()
 
 
@@ -447,8 +451,9 @@ def colour_pairs(cons: ContactConstraints, count, num_rows: int, max_slots: int 
     s_max = max(1, min(m, n, max_slots if capped else n))
     k_max = max(1, min(m, 2 * n - 3 + ((m - 1) // s_max if capped else 0)))
     words = -(-k_max // 32)
-    moving_a = (cons.inv_mass_a[0] > 0.0) | (cons.inv_inertia_a[0] > 0.0)
-    moving_b = (cons.inv_mass_b[0] > 0.0) | (cons.inv_inertia_b[0] > 0.0)
+    # under vmap: one colouring for the whole batch (a body moving in any scene counts as moving)
+    moving_a = batch_any((cons.inv_mass_a[0] > 0.0) | (cons.inv_inertia_a[0] > 0.0))
+    moving_b = batch_any((cons.inv_mass_b[0] > 0.0) | (cons.inv_inertia_b[0] > 0.0))
     one = jnp.uint32(1)
 
     def body(k, carry):
@@ -524,7 +529,8 @@ def _coloured_sweep(cons: ContactConstraints, num_colours, target, mask, acc_n, 
         # (the same numbers: a masked point changes nothing). On one scene only the branch taken runs.
         args = (rows[both], (None, cc, tgt, msk, an, at))
         if SKIP_SECOND_POINT:
-            new, (an, at) = jax.lax.cond(jnp.any(msk[:, 1]), solve_two, solve_one, *args)
+            # one choice for a vmapped batch, so that the cond still skips (batch_any)
+            new, (an, at) = jax.lax.cond(batch_any(jnp.any(msk[:, 1])), solve_two, solve_one, *args)
         else:
             new, (an, at) = solve_two(*args)
         rows = rows.at[both].set(new)  # repeated rows are never-moving bodies: unchanged values

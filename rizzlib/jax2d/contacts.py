@@ -124,7 +124,10 @@ def detect_contacts(state: SimState, bodies: Bodies, params: SimParams, static: 
     """Manifolds for every candidate pair, with warm-start impulses carried over where the same
     contact feature persists from the previous step."""
     prev = state.contacts
-    ia, ib = prev.body_a, prev.body_b
+    # the pair indices are the schedule's (constants: under vmap every gather by them uses one index
+    # array for the whole batch), which is what ``state.contacts`` always holds
+    sched = pair_schedule(static.num_polygons, static.num_circles)
+    ia, ib = jnp.asarray(sched.body_a.reshape(-1)), jnp.asarray(sched.body_b.reshape(-1))
     normal, seps, points, feature = _raw_contacts(state, static)
     n = static.num_bodies
     matrix = jnp.pad(state.collision_matrix, ((0, 1), (0, 1)))
