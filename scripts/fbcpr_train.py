@@ -185,8 +185,12 @@ def write_readme(results: dict, out: pathlib.Path, args) -> None:
         td3_flag = f" --td3-updates {args.td3_updates}" if i == 0 else " --skip-td3"
         lines.append(f"python scripts/fbcpr_train.py --scale {args.scale} --seeds {' '.join(map(str, seeds))} "
                      f"--algos {' '.join(algos)}{td3_flag}")
-    lines += [f"flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale {args.scale}  # the oracle",
-              "```", "",
+    lines += [f"flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale {args.scale}  # the oracle"]
+    if results.get("planner_goals"):
+        lines.append(f"flock /work/team/heavy.lock nice -n 10 python scripts/fbcpr_oracle.py --scale {args.scale} --goals")
+    if results.get("planner_tracking"):
+        lines.append(f"flock /work/team/heavy.lock nice -n 10 {results['planner_tracking']['command']}")
+    lines += ["```", "",
              "Each `<algo>_<scale>_seed<k>.safetensors` holds the actor and backward-map parameters, the config",
              "(metadata), the evaluation and a 4,096-state inference buffer (replay next states) for reward",
              "prompts. `results_<scale>.json` has every number; `tests/test_fbcpr_checkpoints.py` reloads a",
@@ -207,6 +211,11 @@ def write_readme(results: dict, out: pathlib.Path, args) -> None:
         lines.append(f"- planner oracle, goal suite (`--goals`): {pg['seconds']:.0f} s (grid {pg['grid']}, "
                      f"{pg['iters']} sweeps, goal bump σ = {pg['sigma']}), success {pg['success']:.3f}, "
                      f"proximity {pg['proximity']:.3f}")
+    if results.get("planner_tracking"):
+        pt = results["planner_tracking"]
+        lines.append(f"- tracking specialist, one planner per held-out motion (`--tracking`): {pt['seconds']:.0f} s for "
+                     f"{pt['n_motions']} motions (grid {pt['grid']}), EMD {pt['emd']:.4f}, mean error "
+                     f"{pt['error']:.4f}, success {pt['success']:.3f}")
     valid = oracle_tasks(results)
     lines += ["", "Evaluation (mean ± sample std over seeds; 16 starts in the config's start regime, 12 goals,",
               "held-out motions for tracking). The oracle of a task is the planner of `scripts/fbcpr_oracle.py`",

@@ -146,3 +146,35 @@ def test_goal_planner_is_a_top_line_of_the_goal_suite():
     for r in RESULTS["runs"].values():
         assert pg["success"] >= r["eval"]["goal_success"] and pg["proximity"] >= r["eval"]["goal_proximity"]
     assert pg["success"] >= 0.9
+
+
+def test_tracking_specialist_is_a_top_line_of_the_tracking_suite():
+    """The tracking top-line (scripts/fbcpr_oracle.py --tracking) covers every held-out motion and
+    tracks closer, and succeeds more often, than every zero-shot run, so ours / specialist on
+    tracking is a fraction of something that tracks."""
+    from rizzlib.fbcpr.presets import preset
+
+    pt = RESULTS["planner_tracking"]
+    cfg = preset("cpu")
+    _, test = make_dataset(cfg.n_motions, cfg.motion_len, seed=0).split(cfg.test_fraction, seed=0)
+    per = np.asarray(pt["per_motion"])
+    assert pt["n_motions"] == test.observations.shape[0] and per.shape == (pt["n_motions"], 3)
+    assert pt["emd"] == pytest.approx(per[:, 0].mean()) and pt["success"] == pytest.approx(per[:, 2].mean())
+    for r in RESULTS["runs"].values():
+        assert pt["emd"] < 0.5 * r["eval"]["tracking_emd"] and pt["success"] >= r["eval"]["tracking_success"]
+    assert pt["success"] >= 0.9 and pt["error"] < 0.05
+    assert pt["command"].startswith("python scripts/fbcpr_oracle.py") and "--tracking" in pt["command"]
+
+
+def test_tracking_specialist_reproduces_a_recorded_motion():
+    """Re-planning one held-out motion gives the EMD, error and success recorded for it."""
+    from rizzlib.fbcpr import oracle, tasks
+    from rizzlib.fbcpr.presets import preset
+
+    pt = RESULTS["planner_tracking"]
+    cfg = preset("cpu")
+    _, test = make_dataset(cfg.n_motions, cfg.motion_len, seed=0).split(cfg.test_fraction, seed=0)
+    k = 2
+    states = oracle.track_motion(test.observations[k], oracle.make_grid(*pt["grid"]))
+    m = tasks.tracking_metrics(states[1:], test.observations[k, 1:])
+    np.testing.assert_allclose([m["emd"], m["error"], m["success"]], pt["per_motion"][k], rtol=1e-3, atol=1e-4)
