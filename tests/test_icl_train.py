@@ -375,7 +375,7 @@ def test_train_moves_through_the_stages_on_schedule_and_logs_them(monkeypatch):
     real_batch = train_mod.make_batch
 
     def spy_batch(cfg_, tok_, rng, overrides=None, return_tasks=False):
-        seen.append((overrides["cipher"].max_len, overrides["keycls"].n_distractors))
+        seen.append((overrides["cipher"].max_len, overrides["keycls"].n_distractors, overrides["keycls"].n_classes))
         return real_batch(cfg_, tok_, rng, overrides, return_tasks)
 
     monkeypatch.setattr(train_mod, "later_answer_accuracy", lambda *a: 1.0)  # every step masters its stage
@@ -385,7 +385,8 @@ def test_train_moves_through_the_stages_on_schedule_and_logs_them(monkeypatch):
     assert hist["stages"]["cipher"]["stage"] == [0, 0, 1, 1, 2, 2, 3, 3, 3]
     assert hist["stages"]["keycls"]["moves"] == [(3, 3)]
     assert hist["stages"]["keycls"]["stage"] == [2, 2, 2, 3, 3, 3, 3, 3, 3]
-    assert seen == [(1, 2), (1, 2), (2, 2), (2, 3), (3, 3), (3, 3), (4, 3), (4, 3), (4, 3)]
+    # keycls: stage 2 = 8 classes with 3 distractors, stage 3 = the defaults (4 classes)
+    assert seen == [(1, 3, 8), (1, 3, 8), (2, 3, 8), (2, 3, 4), (3, 3, 4), (3, 3, 4), (4, 3, 4), (4, 3, 4), (4, 3, 4)]
 
 
 def test_train_with_stages_resumed_from_a_cut_equals_the_uncut_run(monkeypatch):
@@ -439,8 +440,9 @@ def test_train_script_stages_run_records_them_and_evaluates_at_the_stage_reached
                                            "threshold": StageCurriculum.threshold, "window": 1}
     assert extra["evaluation"]["settings"]["tasks"] == ["cipher", "keycls"]
     stage = extra["stage_evaluation"]
-    assert stage["settings"]["tasks"] == ["keycls"] and stage["settings"]["task_kwargs"] == {"keycls": {"n_distractors": 0}}
-    assert extra["stage_test_evaluation"]["settings"]["task_kwargs"] == {"keycls": {"n_distractors": 0}}
+    first = dict(train_mod.STAGES["keycls"][0])
+    assert stage["settings"]["tasks"] == ["keycls"] and stage["settings"]["task_kwargs"] == {"keycls": first}
+    assert extra["stage_test_evaluation"]["settings"]["task_kwargs"] == {"keycls": first}
     record = (tmp_path / "lookup.md").read_text()
     assert "Stages of cipher" in record and "Stages of keycls" in record and "Evaluation at the stages reached" in record
     assert json.loads(json.dumps(extra))

@@ -67,13 +67,16 @@ class OffsetCurriculum:
 
 STAGES: dict[str, tuple[dict, ...]] = {
     "cipher": ({"min_len": 1, "max_len": 1}, {"min_len": 1, "max_len": 2}, {"min_len": 1, "max_len": 3}, {"min_len": 2, "max_len": 4}),
-    "keycls": ({"n_distractors": 0}, {"n_distractors": 1}, {"n_distractors": 2}, {"n_distractors": 3}),
+    "keycls": ({"n_classes": 8, "n_distractors": 0}, {"n_classes": 8, "n_distractors": 1}, {"n_classes": 8, "n_distractors": 3},
+               {"n_classes": 4, "n_distractors": 3}),
 }
 """The stages :class:`StageCurriculum` uses by default, easiest first; each task's last stage is its defaults.
 
 cipher: one-symbol words make a plain look-up (find the symbol among earlier inputs, copy what
 follows its arrow); longer words add the alignment of the i-th output to the i-th input. keycls: with
-no distractors the input is the key alone; each distractor makes the key harder to find."""
+no distractors the input is the key alone; each distractor makes the key harder to find. Its first
+stages draw the 12 keys' labels from 8 classes instead of 4, so that guessing the context's most
+frequent label pays less and the look-up more (with 4 classes a run stayed at that guess)."""
 
 
 @dataclasses.dataclass(frozen=True)
