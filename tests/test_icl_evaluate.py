@@ -244,7 +244,8 @@ def test_stages_verdict_follows_the_record():
     assert "never mastered its first stage" in none and "stage 1 of 3" in none and "did not help" in none
     later = stages_verdict("cipher", 200, 600.0, [], stages, shots, [0.1, 0.3, 0.32], [0.1, 0.3, 0.35], ideal, start=1)
     assert "never mastered its stage well enough" in later and "stage 2 of 3" in later
-    worse = stages_verdict("cipher", 200, 600.0, [], stages, shots, [0.1, 0.3, 0.32], [0.1, 0.1, 0.1], ideal)
+    worse = stages_verdict("cipher", 200, 600.0, [], stages, shots, [0.1, 0.3, 0.32], [0.1, 0.1, 0.1], ideal, base="the multi-task model")
+    assert "against 0.32 for the multi-task model and 1.00" in worse
     assert "worse than before" in worse
     with pytest.raises(ValueError, match="same length"):
         stages_verdict("cipher", 1, 1.0, [], stages, shots, [0.1], [0.1, 0.1, 0.1], ideal)

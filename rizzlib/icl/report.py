@@ -391,7 +391,7 @@ def _stage_text(stage: dict) -> str:
 
 def stages_verdict(task: str, steps: int, wall_s: float, moves: Sequence[Sequence[int]], stages: Sequence[dict],
                    shots: Sequence[int], before: Sequence[float], after: Sequence[float], ideal: Sequence[float],
-                   margin: float = 0.1, start: int = 0) -> str:
+                   margin: float = 0.1, start: int = 0, base: str = "the model it started from") -> str:
     """What a :class:`~rizzlib.icl.train.StageCurriculum` run did for ``task``, in sentences from its record.
 
     Args:
@@ -400,6 +400,7 @@ def stages_verdict(task: str, steps: int, wall_s: float, moves: Sequence[Sequenc
         shots: shot counts (ascending); ``before``, ``after``, ``ideal``: exact match on the full task at
             each, of the model it started from, of the staged model, and of the ideal learner.
         start: the stage the run began at (0-based; a run that goes on from a staged one begins later).
+        base: how to name the model ``before`` belongs to.
     """
     if not (len(shots) == len(before) == len(after) == len(ideal)):
         raise ValueError("shots, before, after and ideal must have the same length")
@@ -418,8 +419,7 @@ def stages_verdict(task: str, steps: int, wall_s: float, moves: Sequence[Sequenc
     out = [head + f", ending at stage {reached + 1} of {len(stages)} ({_stage_text(stages[reached])}"
            + ("; the full task)." if full else f"; the full task is {_stage_text(stages[-1])}).")]
     k, b, a, i = shots[-1], float(before[-1]), float(after[-1]), float(ideal[-1])
-    out.append(f"On the full task at {k} shots it scores {a:.2f}, against {b:.2f} for the model it started from and {i:.2f} "
-               "for the ideal learner")
+    out.append(f"On the full task at {k} shots it scores {a:.2f}, against {b:.2f} for {base} and {i:.2f} for the ideal learner")
     if a >= b + margin:
         out[-1] += (f": the stages made it learn {task} in context" + (f", {i - a:.2f} short of the ideal learner." if i - a >= margin
                                                                          else ", close to the ideal learner."))
