@@ -162,6 +162,8 @@ def run_train(args, tok, command: str) -> None:
             model, init_extra = load_checkpoint(args.init)
             init = {key: init_extra.get(key) for key in ("command", "steps_done", "wall_s", "n_offsets", "promotions")}
             init.update(checkpoint=args.init.name, seq_len=init_extra["train"]["seq_len"])
+            if not init_extra.get("final"):
+                init["final"] = False
             if init_extra.get("stages"):
                 init["stages"] = {t: rec["stage"] for t, rec in init_extra["stages"].items()}
         else:
@@ -275,7 +277,9 @@ def write_readme(path: Path, extra: dict) -> None:
         lines += [
             f"Started from `{init['checkpoint']}` ({init['steps_done']} steps of {init['seq_len']}-token sequences, "
             f"{init['wall_s'] / 60:.1f} min, `{init['command']}`), so the whole training took "
-            f"{(init['wall_s'] + extra['wall_s']) / 60:.1f} min.",
+            f"{(init['wall_s'] + extra['wall_s']) / 60:.1f} min."
+            + (f" It had reached stages {json.dumps(init['stages'])} (0-based)." if init.get("stages") is not None else "")
+            + (" It was stopped after a save, not finished." if init.get("final") is False else ""),
             "",
         ]
     if extra.get("resumed_at"):
