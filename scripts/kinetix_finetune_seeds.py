@@ -4,8 +4,9 @@ Notebook 01b runs the comparison once (seed 0, its scale's budget); this repeats
 budget of the notebook (16 updates of the shipped config, 32 attempts per evaluation) for several
 seeds (each seed changes the scratch network's initial weights, the PPO keys and the evaluation
 key) and writes every curve, the per-seed summaries, the command, the wall time, the date and the
-commit to ``rizzlib/kinetix/checkpoints/finetune_seeds.json``. Seed 0 is
-the notebook's own ``cpu`` run. The file is rewritten after every seed and a rerun with the same
+commit to ``rizzlib/kinetix/checkpoints/finetune_seeds.json``. Seed 0 has the notebook's ``cpu``
+settings and keys (run here on one XLA thread, its numbers can differ from the notebook's run with
+XLA's default threads). Every call's command and ``XLA_FLAGS`` are kept. The file is rewritten after every seed and a rerun with the same
 level, updates and attempts skips the seeds already in it (``--fresh`` starts over), so a run that is
 stopped resumes where it was.
 
@@ -25,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import rizzlib
 from rizzlib.kinetix.builtin import load_builtin_level
 from rizzlib.kinetix.finetune import finetune_vs_scratch, summarise
 from rizzlib.kinetix.train import load_checkpoint
@@ -81,11 +83,13 @@ def previous_runs(args) -> tuple[list, float, list]:
 def write(args, cfg, baselines, runs, commands, wall) -> None:
     """Write the record (every seed finished so far; ``commands``: every call that added to it)."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=CKPT).stdout.strip()
+                            cwd=args.out.resolve().parent).stdout.strip()
     out = {"level": args.level, "updates": args.updates, "attempts": args.attempts,
-           "seeds": [r["seed"] for r in runs], "planned_seeds": args.seeds,
+           "seeds": [r["seed"] for r in runs],
+           "planned_seeds": sorted({r["seed"] for r in runs} | set(args.seeds)),
            "env_steps": args.updates * cfg.ppo.num_envs * cfg.ppo.num_steps, "baselines": baselines, "runs": runs,
-           "commands": commands, "xla_flags": os.environ.get("XLA_FLAGS", ""), "wall_seconds": round(wall), "commit": commit,
+           "commands": commands, "xla_flags": os.environ.get("XLA_FLAGS", ""),
+           "rizzlib_from": str(Path(rizzlib.__file__).parent), "wall_seconds": round(wall), "commit": commit,
            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")}
     args.out.write_text(json.dumps(out, indent=1) + "\n")
 

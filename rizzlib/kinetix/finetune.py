@@ -223,10 +223,11 @@ def seeds_verdict(stats: dict) -> str:
         w, lo = stats[f"wins_{what}"], stats[f"losses_{what}"]
         f, s = stats[f"{what}_finetune"], stats[f"{what}_scratch"]
         nums = f"{f['mean']:.2f} ± {f['sd']:.2f} against {s['mean']:.2f} ± {s['sd']:.2f}"
+        every = "its one seed" if n == 1 else f"all {n} seeds"
         if w == n:
-            who = f"fine-tuning is ahead on all {n} seeds"
+            who = f"fine-tuning is ahead on {every}"
         elif lo == n:
-            who = f"training from scratch is ahead on all {n} seeds"
+            who = f"training from scratch is ahead on {every}"
         else:
             who = f"fine-tuning is ahead on {w} of {n} seeds and behind on {lo}"
         parts.append(f"{label}, {who} ({nums})")
