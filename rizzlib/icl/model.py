@@ -23,10 +23,14 @@ ARITH_CHECKPOINT = CHECKPOINT.parent / "icl_llama_arith.safetensors"
 ARITH_LONG_CHECKPOINT = CHECKPOINT.parent / "icl_llama_arith_long.safetensors"
 """:data:`ARITH_CHECKPOINT` trained on: sequences of 70 demonstrations instead of 12, the curriculum
 going on from the offsets it reached (``scripts/icl_train.py --init ...``; record ``icl_llama_arith_long.md``)."""
+LOOKUP_PART1_CHECKPOINT = CHECKPOINT.parent / "icl_llama_lookup_part1.safetensors"
+"""The first staged cipher/keycls run, stopped after 4,250 steps at both tasks' first stage (keycls
+then had 4 label classes throughout): where :data:`LOOKUP_CHECKPOINT` starts from."""
 LOOKUP_CHECKPOINT = CHECKPOINT.parent / "icl_llama_lookup.safetensors"
-""":data:`CHECKPOINT` trained on cipher and keycls alone, each through its stages
+"""The staged cipher/keycls model: :data:`CHECKPOINT` trained on cipher and keycls alone, each through its stages
 (:class:`rizzlib.icl.train.StageCurriculum`: one-symbol words, then longer; the key alone, then among
-distractors; ``scripts/icl_train.py --stages ...``; record ``icl_llama_lookup.md``)."""
+distractors; ``scripts/icl_train.py --stages ...``, going on from :data:`LOOKUP_PART1_CHECKPOINT`; record
+``icl_llama_lookup.md``)."""
 
 
 @dataclasses.dataclass(frozen=True)
