@@ -182,7 +182,7 @@ def test_tracking_values_satisfy_the_backward_recursion():
 def test_tracking_specialist_follows_a_held_out_motion_far_better_than_fbcpr():
     """The specialist planned for one held-out motion tracks it close to the data (every step
     within the suite's 0.1, mean error < 0.05) and with an EMD under half of a shipped FB-CPR
-    checkpoint's on that same motion (first 80 steps, coarse grid: a few seconds)."""
+    checkpoint's on that same motion (first 60 steps, coarse grid: a few seconds)."""
     from rizzlib.fbcpr import checkpoint, evaluate
     from rizzlib.fbcpr.agent import make_agent
     from rizzlib.fbcpr.dataset import make_dataset
@@ -190,10 +190,10 @@ def test_tracking_specialist_follows_a_held_out_motion_far_better_than_fbcpr():
     ckpt = oracle.__file__.rsplit("/", 1)[0] + "/checkpoints/fbcpr_cpu_seed0.safetensors"
     params, cfg, _, _ = checkpoint.load(ckpt)
     _, test = make_dataset(cfg.n_motions, cfg.motion_len, seed=0).split(cfg.test_fraction, seed=0)
-    motion = test.observations[0, :81]
+    motion = test.observations[0, :61]
     ev = oracle.tracking_oracle(motion[None], grid=oracle.make_grid(10, 7))
     ours = evaluate.evaluate_tracking(make_agent(cfg), params, motion[None])
-    assert ev["states"].shape == (1, 81, 4) and ev["per_motion"].shape == (1, 3)
+    assert ev["states"].shape == (1, 61, 4) and ev["per_motion"].shape == (1, 3)
     np.testing.assert_allclose(ev["states"][0, 0], motion[0])
     assert ev["success"] == 1.0 and ev["error"] < 0.05
     assert ev["emd"] < 0.5 * ours["emd"], (ev["emd"], ours["emd"])
