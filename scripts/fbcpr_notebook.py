@@ -873,8 +873,13 @@ normalised by the TD3 expert of the task (as the paper normalises by TD3), a goa
 held-out poses at rest (success: pitch and joint angles within 0.5 rad of the goal at least once)
 and tracking EMD on held-out motions. The tests run both stages end to end with tiny networks on a
 CPU, but no GPU was lent to this project, so the walker has not been trained and there are no
-walker numbers yet. Everything above is the
-four-room point mass at the `cpu` preset.
+walker numbers yet. On a GPU, `python scripts/fbcpr_walker.py all` runs both stages in one command
+and resumes if it is cut (each algorithm's checkpoint, `<algo>_gpu_walker_seed<k>.safetensors`, is
+written beside the point-mass ones; the results JSON records the command and the wall times). The
+walker's tracking column has no top-line yet: the point mass's tracking specialist plans on a grid
+over its 4-D state, which the walker's 17-D state does not allow, so a policy trained to track (the
+role PHC plays in the paper) is still to write. Everything above is the four-room point mass at
+the `cpu` preset.
 """)
 
 
