@@ -469,7 +469,8 @@ def _max_diff(a, b):
 
 def test_auto_layout_rule(monkeypatch, request):
     """``"auto"``: one scene steps with "active" below AUTO_COLOURS_FROM touching pairs in the last
-    step and with "colours" from there on; a vmapped batch of more than one scene with "active"; a
+    step and with "colours" from there on; a vmapped batch of more than one scene likewise from
+    AUTO_BATCHED_COLOURS_FROM pairs (the batch's union); a
     batch of one like one scene; derivatives through "active". Colours are left uncapped here: on
     this row of circles, colours of at most 3 pairs (the default cap) happen to update in the active
     order, and the check below needs the two orders to differ."""
@@ -495,7 +496,13 @@ def test_auto_layout_rule(monkeypatch, request):
     one = vstep(batch(a1, 1), static)
     assert _max_diff(jax.tree.map(lambda x: x[0], one), a2) == 0.0  # batch of one = one scene (colours)
     three = vstep(batch(a1, 3), static)
-    assert _max_diff(three, vstep(batch(a1, 3), lay["active"])) == 0.0  # batch > 1: active
+    assert _max_diff(three, vstep(batch(a1, 3), lay["active"])) == 0.0  # batch > 1, 17 < 24 pairs: active
+    monkeypatch.setattr(stepping, "AUTO_BATCHED_COLOURS_FROM", 17)
+    stepping.auto_step.cache_clear()
+    vstep = jax.jit(jax.vmap(lambda s, st: jax2d.step(s, PARAMS, st), in_axes=(0, None)), static_argnums=(1,))
+    three = vstep(batch(a1, 3), static)  # batch > 1 from 17 pairs: colours, one colouring for the batch
+    assert _max_diff(three, vstep(batch(a1, 3), lay["colours"])) == 0.0
+    assert _max_diff(three, vstep(batch(a1, 3), lay["active"])) > 0.0
     # derivatives go through the active layout's differentiable sweep, batched or not
     def loss(st):
         return lambda vx: jax2d.step(a1.replace(circle=a1.circle.replace(

@@ -28,4 +28,5 @@ def _batch_any_vmap(axis_size, in_batched, x):
     del axis_size
     (batched,) = in_batched
     x = jnp.asarray(x, bool)
-    return (jnp.any(x, axis=0) if batched else x), False
+    # calling batch_any again makes an enclosing vmap reduce over its axis as well
+    return (batch_any(jnp.any(x, axis=0)) if batched else x), False
