@@ -19,11 +19,15 @@ from rizzlib.icl.tasks import chance_accuracy, make_tokenizer
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
+def _load(path, how: str = "run scripts/icl_train.py"):
+    if not path.is_file():
+        pytest.fail(f"the checkpoint {path} is missing; {how}")
+    return load_checkpoint(path)
+
+
 @pytest.fixture(scope="module")
 def shipped():
-    if not CHECKPOINT.is_file():
-        pytest.fail(f"the checkpoint {CHECKPOINT} is missing; run scripts/icl_train.py")
-    return load_checkpoint(CHECKPOINT)
+    return _load(CHECKPOINT)
 
 
 def test_checkpoint_is_small_final_and_documented(shipped):
@@ -83,8 +87,8 @@ def test_arith_checkpoint_is_small_final_and_records_its_curriculum(arith):
     assert ("stage_evaluation" in extra) == (extra["n_offsets"] < 10)
 
 
-def test_arith_checkpoint_reproduces_its_recorded_evaluations(arith):
-    _, model, extra = arith
+def _reproduce_recorded_evaluations(model, extra):
+    """Re-run the test-sized evaluations a checkpoint recorded (full task, and the stage reached if any)."""
     tok = make_tokenizer()
     for key in ("test_evaluation", "stage_test_evaluation"):
         if key not in extra:
@@ -94,9 +98,15 @@ def test_arith_checkpoint_reproduces_its_recorded_evaluations(arith):
             k: v for k, v in CHECKPOINT_TEST_EVAL.items() if k != "tasks"
         }
         got = evaluate_shots(model, tok, **settings)
-        want = extra[key]["result"]
-        for learner in ("model", "ideal"):
-            np.testing.assert_allclose(got["arith"][learner], want["arith"][learner], atol=1 / 32 + 1e-9)
+        assert list(got) == settings["tasks"] == list(extra[key]["result"])
+        for task, want in extra[key]["result"].items():
+            for learner in ("model", "ideal"):
+                np.testing.assert_allclose(got[task][learner], want[learner], atol=1 / 32 + 1e-9)
+
+
+def test_arith_checkpoint_reproduces_its_recorded_evaluations(arith):
+    _, model, extra = arith
+    _reproduce_recorded_evaluations(model, extra)
 
 
 def test_arith_checkpoint_reads_the_offset_in_context(arith):
@@ -144,9 +154,7 @@ def test_long_arith_checkpoint_goes_on_from_the_short_one_and_holds_up_to_64_sho
 
 @pytest.fixture(scope="module")
 def lookup():
-    if not LOOKUP_CHECKPOINT.is_file():
-        pytest.fail(f"the checkpoint {LOOKUP_CHECKPOINT} is missing; run scripts/icl_train.py as icl_llama_lookup.md says")
-    return load_checkpoint(LOOKUP_CHECKPOINT)
+    return _load(LOOKUP_CHECKPOINT, "run scripts/icl_train.py as icl_llama_lookup.md says")
 
 
 def test_lookup_checkpoint_is_small_final_and_records_its_stages(lookup):
@@ -173,18 +181,7 @@ def test_lookup_checkpoint_is_small_final_and_records_its_stages(lookup):
 
 def test_lookup_checkpoint_reproduces_its_recorded_evaluations(lookup):
     model, extra = lookup
-    tok = make_tokenizer()
-    for key in ("test_evaluation", "stage_test_evaluation"):
-        if key not in extra:
-            continue
-        settings = extra[key]["settings"]
-        assert {k: v for k, v in settings.items() if k not in ("tasks", "task_kwargs")} == {
-            k: v for k, v in CHECKPOINT_TEST_EVAL.items() if k != "tasks"
-        }
-        got = evaluate_shots(model, tok, **settings)
-        for task, want in extra[key]["result"].items():
-            for learner in ("model", "ideal"):
-                np.testing.assert_allclose(got[task][learner], want[learner], atol=1 / 32 + 1e-9)
+    _reproduce_recorded_evaluations(model, extra)
 
 
 def test_lookup_checkpoint_beats_the_multi_task_model_on_the_cipher(lookup, shipped):

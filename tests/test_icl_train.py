@@ -72,18 +72,24 @@ def test_stage_batches_draw_offsets_below_the_stage(n_offsets):
         assert len(seen) > 1
 
 
+def _half_right_logits(ids: torch.Tensor, vocab: int, rng: np.random.Generator) -> torch.Tensor:
+    """Random logits (batch, seq_len - 1, vocab) whose argmax is the next token about half the time,
+    so an accuracy count is not trivially 0 or 1."""
+    b, n = ids.shape
+    logits = torch.tensor(rng.normal(size=(b, n - 1, vocab)), dtype=torch.float32)
+    for r in range(b):
+        for i in range(n - 1):
+            if rng.random() < 0.5:
+                logits[r, i, ids[r, i + 1]] = 100.0
+    return logits
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_later_digit_accuracy_is_a_hand_count_without_each_rows_first_answer(seed):
     tok = make_tokenizer()
     cfg = TrainConfig(batch_size=6, seq_len=64, tasks=("arith", "cipher"), task_weights=(1.0, 1.0))
     ids, mask, names = make_batch(cfg, tok, np.random.default_rng(seed), return_tasks=True)
-    rng = np.random.default_rng(100 + seed)
-    logits = torch.tensor(rng.normal(size=(6, 63, len(tok))), dtype=torch.float32)
-    # make about half the predictions right, so the count is not trivially 0 or 1
-    for r in range(6):
-        for i in range(63):
-            if rng.random() < 0.5:
-                logits[r, i, ids[r, i + 1]] = 100.0
+    logits = _half_right_logits(ids, len(tok), np.random.default_rng(100 + seed))
     rows = [r for r, n in enumerate(names) if n == "arith"]
     digits = set(tok.convert_tokens_to_ids(list(DIGITS)))
     hits = count = 0
@@ -170,6 +176,18 @@ def test_train_resumed_from_a_cut_equals_the_uncut_run(monkeypatch):
                       curriculum=OffsetCurriculum(threshold=0.5, window=2))
     # an untrained model's accuracy is ~0: a stand-in read from the batch moves the curriculum
     monkeypatch.setattr(train_mod, "later_digit_accuracy", lambda logits, ids, *a: float(int(ids.sum()) % 3 > 0))
+    hist, saved, rest = _cut_at_3_and_resume(tok, cfg)
+    assert saved["state"]["done"] == 3 and saved["info"]["n_offsets"] == saved["state"]["n_offsets"]
+    assert rest["steps"] == 7
+    assert rest["arith_acc"] == hist["arith_acc"]
+    assert rest["n_offsets"] == hist["n_offsets"] and rest["promotions"] == hist["promotions"]
+    assert len(hist["promotions"]) >= 2  # the cut fell inside a moving curriculum
+
+
+def _cut_at_3_and_resume(tok, cfg):
+    """Train ``cfg`` whole; again, killed after the save at step 3, then resumed from that save into
+    other weights. Checks the losses and final weights agree; returns (whole run's log, the save, the
+    resumed run's log)."""
     whole = tiny_llama(len(tok), seed=3, hidden=16, layers=1)
     hist = train(whole, tok, cfg, progress=False)
     saved = {}
@@ -178,19 +196,15 @@ def test_train_resumed_from_a_cut_equals_the_uncut_run(monkeypatch):
         saved.update(weights={k: v.clone() for k, v in model.state_dict().items()}, state=state, info=info)
         raise _Cut
 
-    first = tiny_llama(len(tok), seed=3, hidden=16, layers=1)
     with pytest.raises(_Cut):
-        train(first, tok, cfg, progress=False, callback=cut_at_3, save_every=3)
-    assert saved["state"]["done"] == 3 and saved["info"]["n_offsets"] == saved["state"]["n_offsets"]
+        train(tiny_llama(len(tok), seed=3, hidden=16, layers=1), tok, cfg, progress=False, callback=cut_at_3, save_every=3)
     again = tiny_llama(len(tok), seed=99, hidden=16, layers=1)  # other weights: all must come from the save
     again.load_state_dict(saved["weights"])
     rest = train(again, tok, cfg, progress=False, resume=saved["state"])
-    assert rest["steps"] == 7 and rest["loss"] == hist["loss"]
-    assert rest["arith_acc"] == hist["arith_acc"]
-    assert rest["n_offsets"] == hist["n_offsets"] and rest["promotions"] == hist["promotions"]
-    assert len(hist["promotions"]) >= 2  # the cut fell inside a moving curriculum
+    assert rest["loss"] == hist["loss"]
     for name, w in whole.state_dict().items():
         assert torch.equal(w, again.state_dict()[name]), name
+    return hist, saved, rest
 
 
 def test_train_rejects_a_resume_state_that_does_not_fit():
@@ -339,12 +353,7 @@ def test_later_answer_accuracy_is_a_hand_count_without_each_rows_first_answer(se
     tok = make_tokenizer()
     cfg = TrainConfig(batch_size=6, seq_len=64, tasks=("keycls", "cipher"), task_weights=(1.0, 1.0))
     ids, mask, names = make_batch(cfg, tok, np.random.default_rng(seed), return_tasks=True)
-    rng = np.random.default_rng(200 + seed)
-    logits = torch.tensor(rng.normal(size=(6, 63, len(tok))), dtype=torch.float32)
-    for r in range(6):
-        for i in range(63):
-            if rng.random() < 0.5:
-                logits[r, i, ids[r, i + 1]] = 100.0
+    logits = _half_right_logits(ids, len(tok), np.random.default_rng(200 + seed))
     stop = tok.convert_tokens_to_ids(";")
     for task in ("cipher", "keycls"):
         rows = [r for r, n in enumerate(names) if n == task]
@@ -394,27 +403,12 @@ def test_train_with_stages_resumed_from_a_cut_equals_the_uncut_run(monkeypatch):
     cfg = TrainConfig(steps=7, batch_size=2, seq_len=48, warmup=2, tasks=("cipher", "keycls"), task_weights=(1.0, 1.0),
                       stages=(StageCurriculum("cipher", threshold=0.5, window=2), StageCurriculum("keycls", threshold=0.5, window=1)))
     monkeypatch.setattr(train_mod, "later_answer_accuracy", lambda logits, ids, mask, rows, tok: float(int(ids[rows].sum()) % 3 > 0) if rows else float("nan"))
-    whole = tiny_llama(len(tok), seed=3, hidden=16, layers=1)
-    hist = train(whole, tok, cfg, progress=False)
-    saved = {}
-
-    def cut_at_3(step, model, state, **info):
-        saved.update(weights={k: v.clone() for k, v in model.state_dict().items()}, state=state, info=info)
-        raise _Cut
-
-    with pytest.raises(_Cut):
-        train(tiny_llama(len(tok), seed=3, hidden=16, layers=1), tok, cfg, progress=False, callback=cut_at_3, save_every=3)
+    hist, saved, rest = _cut_at_3_and_resume(tok, cfg)
     assert {t: s["stage"] for t, s in saved["info"]["stages"].items()} == {t: s["stage"] for t, s in saved["state"]["stages"].items()}
-    again = tiny_llama(len(tok), seed=99, hidden=16, layers=1)
-    again.load_state_dict(saved["weights"])
-    rest = train(again, tok, cfg, progress=False, resume=saved["state"])
-    assert rest["loss"] == hist["loss"]
     for task, h in hist["stages"].items():
         assert rest["stages"][task]["stage"] == h["stage"] and rest["stages"][task]["moves"] == h["moves"]
         np.testing.assert_array_equal(rest["stages"][task]["acc"], h["acc"])  # NaN where no row of the task
     assert sum(len(s["moves"]) for s in hist["stages"].values()) >= 2  # the cut fell inside moving curricula
-    for name, w in whole.state_dict().items():
-        assert torch.equal(w, again.state_dict()[name]), name
 
 
 def test_train_script_stages_run_records_them_and_evaluates_at_the_stage_reached(tmp_path, monkeypatch):
