@@ -6,7 +6,8 @@ selectors (:mod:`~rizzlib.icl.select`) over embeddings (:mod:`~rizzlib.icl.embed
 (:mod:`~rizzlib.icl.augment`, :mod:`~rizzlib.icl.noise`), evaluation and significance
 (:mod:`~rizzlib.icl.evaluate`, ROUGE-L in :mod:`~rizzlib.icl.rouge`), experiments (:mod:`~rizzlib.icl.experiments`;
 Table 2's Auto-ICL, IDS and ICCL in :mod:`~rizzlib.icl.table2`), the small Llama and
-its meta-training (:mod:`~rizzlib.icl.model`, :mod:`~rizzlib.icl.train`) and the real-model path
+its meta-training with its curricula (:mod:`~rizzlib.icl.model`, :mod:`~rizzlib.icl.train`; where it fails
+at a look-up: :mod:`~rizzlib.icl.diagnose`) and the real-model path
 (:mod:`~rizzlib.icl.hf`). Graded checks live in :mod:`rizzlib.icl.checks` (not re-exported).
 """
 
