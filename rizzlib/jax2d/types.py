@@ -53,13 +53,15 @@ class StaticConfig:
             ``"colours"``, or ``"auto"``, which picks one by itself
             (:func:`~rizzlib.jax2d.stepping.auto_step`): a single scene (or a vmapped batch of one)
             uses ``"colours"`` when the last step had at least ``stepping.AUTO_COLOURS_FROM`` (8)
-            touching pairs and ``"active"`` below that; a vmapped batch of more than one scene uses
-            ``"active"``; derivatives always go through ``"active"``. The rule follows the layouts'
-            measured speeds on 2 CPU cores (``benchmarks/engine.py``, pile14 and pyramid10): at batch
-            1 a sweep's cost is its number of sequential loop steps, and ``"active"`` (one per
-            touching pair) was 1.5-3.6x slower there than the layouts that solve disjoint pairs
-            together; in a vmapped batch of 256 ``"active"`` was the fastest (1.4-2.6x ``"rounds"``,
-            1.9-2.2x ``"colours"``). ``"auto"`` is what ``benchmarks/engine.py`` times, but not the
+            touching pairs and ``"active"`` below that; a vmapped batch of more than one scene
+            decides once for the whole batch, ``"colours"`` from ``stepping.AUTO_BATCHED_COLOURS_FROM``
+            (24) pairs touching in any of its scenes; derivatives always go through ``"active"``.
+            The rule follows the layouts' measured speeds on 2 CPU cores (``benchmarks/engine.py``):
+            at batch 1 a sweep's cost is its number of sequential loop steps, and ``"active"`` (one
+            per touching pair) was 1.5-3.6x slower on pile14 and pyramid10 than the layouts that
+            solve disjoint pairs together; in a vmapped batch of 256 the colours layout (one
+            colouring shared by the batch) was 2.2x ``"active"`` on pile14 (36 touching pairs) and
+            0.83-0.87x on pyramid10 and random_l (16 and <= 7 pairs). ``"auto"`` is what ``benchmarks/engine.py`` times, but not the
             default: on one scene it compiles both layouts (a ``lax.cond``), doubling the compile
             time of an unbatched step, and it changes the update order of contact-heavy single
             scenes for code built on the default (chapter 1b); opt in where that pays.
@@ -77,7 +79,10 @@ class StaticConfig:
             colour, laid out colour by colour, and a sweep solves one colour at a time, all its
             pairs at once: as many loop steps as colours instead of touching pairs. Still
             Gauss-Seidel, in colour order rather than schedule order, so its numbers differ from
-            the other two by the order of the updates.
+            the other two by the order of the updates. Under ``vmap`` one colouring serves the
+            whole batch (the union of its scenes' contact graphs,
+            :func:`~rizzlib.jax2d.stepping.colour_schedule`): every scene takes the same colour
+            steps, its gathers share one index array and its per-colour ``lax.cond`` still skips.
         skip_idle_rounds: ``"rounds"`` only: skip rounds without an active contact (``lax.cond``).
             Faster for a single unbatched scene; under ``vmap`` the cond runs both branches.
         index_rounds: ``"rounds"`` only: index each round's data in place instead of scanning over
